@@ -1,0 +1,141 @@
+package main
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/wardenproject/warden/internal/home"
+)
+
+// app carries what every command needs: global flags and the streams to use.
+// Commands print through it so that tests can run the CLI in process.
+type app struct {
+	homeFlag string
+	json     bool
+
+	in     io.Reader
+	out    io.Writer
+	errOut io.Writer
+}
+
+// registry holds one constructor per command group; each command file adds its
+// own in init so that groups never edit a shared list.
+var registry []func(a *app) *cobra.Command
+
+func register(f func(a *app) *cobra.Command) { registry = append(registry, f) }
+
+func newRoot(a *app) *cobra.Command {
+	root := &cobra.Command{
+		Use:   "warden",
+		Short: "A capability-secured extension host for desktop AI agents",
+		Long: `warden runs third-party plugins for desktop AI agents in a sandbox, behind
+signed short-lived capability tokens, a policy, and a tamper-evident audit log.`,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	root.SetIn(a.in)
+	root.SetOut(a.out)
+	root.SetErr(a.errOut)
+	pf := root.PersistentFlags()
+	pf.StringVar(&a.homeFlag, "home", "", "state directory (env "+home.EnvVar+"; default: the user config directory/warden)")
+	pf.BoolVar(&a.json, "json", false, "print machine-readable JSON")
+	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
+		return usageErr(fmt.Errorf("%w", err), "run '"+c.CommandPath()+" --help' for usage")
+	})
+	for _, f := range registry {
+		root.AddCommand(f(a))
+	}
+	return root
+}
+
+// run executes the CLI with args and returns the process exit code.
+func run(args []string, in io.Reader, out, errOut io.Writer) int {
+	a := &app{in: in, out: out, errOut: errOut}
+	root := newRoot(a)
+	root.SetArgs(args)
+	err := root.Execute()
+	if err == nil {
+		return 0
+	}
+	var ee *exitError
+	if errors.As(err, &ee) && ee.err == nil {
+		return ee.code // the command already said what it had to
+	}
+	msg := err.Error()
+	if strings.HasPrefix(msg, "unknown command") || strings.HasPrefix(msg, "unknown flag") ||
+		strings.HasPrefix(msg, "accepts ") || strings.HasPrefix(msg, "requires ") {
+		err = usageErr(err, "run 'warden --help' for usage")
+	}
+	fmt.Fprintf(errOut, "warden: %v\n", err)
+	code := 1
+	if errors.As(err, &ee) {
+		if ee.hint != "" {
+			fmt.Fprintf(errOut, "hint: %s\n", ee.hint)
+		}
+		code = ee.code
+	}
+	return code
+}
+
+// exitError carries an exit code and an optional hint (what to do next) with an
+// error. A nil err means the command already printed its own report.
+type exitError struct {
+	code int
+	err  error
+	hint string
+}
+
+func (e *exitError) Error() string {
+	if e.err == nil {
+		return fmt.Sprintf("exit status %d", e.code)
+	}
+	return e.err.Error()
+}
+
+func (e *exitError) Unwrap() error { return e.err }
+
+// withHint returns err with exit code 1 and a sentence telling the user what to do.
+func withHint(err error, hint string) error { return &exitError{code: 1, err: err, hint: hint} }
+
+// usageErr marks a mistake in the command line itself (exit code 2).
+func usageErr(err error, hint string) error { return &exitError{code: 2, err: err, hint: hint} }
+
+// exitCode makes the process exit with code without printing anything more.
+func exitCode(code int) error { return &exitError{code: code} }
+
+// home returns the resolved --home directory, created 0700 and checked.
+func (a *app) home() (string, error) {
+	dir, err := home.Resolve(a.homeFlag)
+	if err != nil {
+		return "", err
+	}
+	if err := home.Ensure(dir); err != nil {
+		return "", withHint(err, "pass --home DIR or set "+home.EnvVar+" to a private directory")
+	}
+	return dir, nil
+}
+
+// printJSON writes v as indented JSON followed by a newline.
+func (a *app) printJSON(v any) error {
+	enc := json.NewEncoder(a.out)
+	enc.SetIndent("", "  ")
+	enc.SetEscapeHTML(false)
+	return enc.Encode(v)
+}
+
+// isTerminal reports whether f is an interactive terminal; progress bars and
+// prompts only appear there.
+func isTerminal(f any) bool {
+	file, ok := f.(*os.File)
+	if !ok {
+		return false
+	}
+	fi, err := file.Stat()
+	return err == nil && fi.Mode()&os.ModeCharDevice != 0
+}
