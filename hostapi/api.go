@@ -8,6 +8,8 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+
+	"github.com/wardenproject/warden/policy"
 )
 
 // Caller identifies the sandboxed instance making a host call. The sandbox fills
@@ -23,6 +25,10 @@ type Caller struct {
 	// Tokens are the capability tokens minted for this instance. A call that
 	// names no token is checked against each of them in turn.
 	Tokens []string
+	// Manifest is the plugin's declared permissions, from its verified
+	// bundle or source directory. The policy refuses everything outside it;
+	// nil declares nothing, so every capability-checked call is refused.
+	Manifest *policy.Manifest
 }
 
 // Code is a stable error code a guest (or a program) can branch on. Codes never

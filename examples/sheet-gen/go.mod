@@ -1,0 +1,3 @@
+module example.com/sheetgen
+
+go 1.24

@@ -1,0 +1,3 @@
+module github.com/wardenproject/warden/pdk
+
+go 1.24

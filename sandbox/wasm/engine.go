@@ -1,0 +1,214 @@
+package wasm
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sync"
+
+	"github.com/tetratelabs/wazero"
+	"github.com/tetratelabs/wazero/api"
+	"github.com/tetratelabs/wazero/imports/wasi_snapshot_preview1"
+
+	"github.com/wardenproject/warden/hostapi"
+	"github.com/wardenproject/warden/internal/home"
+)
+
+// Config configures an Engine. It is immutable: each With method returns a
+// changed copy, so one Config can be shared.
+type Config struct {
+	cacheDir    string
+	maxMemoryMB int
+	closeOnDone bool
+	// extraHost lets this package's tests and benchmarks add host modules
+	// (a do-nothing import for the floors); it is never set outside tests.
+	extraHost []func(context.Context, wazero.Runtime) error
+}
+
+// Defaults of a Config.
+const (
+	// DefaultMaxMemoryMB caps any plugin's memory limit. A manifest may ask for
+	// less, never for more.
+	DefaultMaxMemoryMB = 1024
+	// wasm32 cannot address more than 4 GiB.
+	maxMemoryMB = 4096
+)
+
+// NewConfig returns the default configuration: no compilation cache (compile
+// in memory each run) and a 1 GiB memory cap.
+func NewConfig() Config {
+	return Config{maxMemoryMB: DefaultMaxMemoryMB, closeOnDone: true}
+}
+
+// WithCacheDir keeps compiled native code in dir, conventionally
+// <home>/cache/wasm, so that a module is compiled once across runs. NewEngine
+// creates dir with mode 0700 and refuses one that other users can write.
+func (c Config) WithCacheDir(dir string) Config {
+	c.cacheDir = dir
+	return c
+}
+
+// WithMaxMemoryMB caps the memory limit of every instance; limits above it are
+// lowered to it. Values outside 1..4096 are clamped.
+func (c Config) WithMaxMemoryMB(mb int) Config {
+	c.maxMemoryMB = min(max(mb, 1), maxMemoryMB)
+	return c
+}
+
+// Engine compiles and runs guests. It is safe for concurrent use; one Engine
+// per host process is the intent.
+type Engine struct {
+	cfg   Config
+	cache wazero.CompilationCache
+
+	mu       sync.Mutex
+	runtimes map[uint32]wazero.Runtime // by memory limit in pages
+	closed   bool
+}
+
+// NewEngine checks the compilation cache directory, if configured, and returns
+// an engine. A cache directory (or its parent) writable by another user, or
+// owned by one, is refused with an error wrapping home.ErrUnsafe: native code
+// from such a directory would run in the host.
+func NewEngine(ctx context.Context, cfg Config) (*Engine, error) {
+	if cfg.maxMemoryMB == 0 {
+		cfg.maxMemoryMB = DefaultMaxMemoryMB
+	}
+	e := &Engine{cfg: cfg, runtimes: map[uint32]wazero.Runtime{}}
+	if cfg.cacheDir != "" {
+		dir, err := filepath.Abs(cfg.cacheDir)
+		if err != nil {
+			return nil, fmt.Errorf("wasm engine: compilation cache %s: %w", cfg.cacheDir, err)
+		}
+		if err := checkCacheDir(dir); err != nil {
+			return nil, fmt.Errorf("wasm engine: refusing the compilation cache, because whoever can write it can run code in warden: %w", err)
+		}
+		cache, err := wazero.NewCompilationCacheWithDir(dir)
+		if err != nil {
+			return nil, fmt.Errorf("wasm engine: open compilation cache %s: %w", dir, err)
+		}
+		// wazero made its versioned subdirectory just now: check it as well.
+		if err := checkCacheTree(dir); err != nil {
+			_ = cache.Close(ctx)
+			return nil, fmt.Errorf("wasm engine: refusing the compilation cache: %w", err)
+		}
+		e.cache = cache
+	} else {
+		e.cache = wazero.NewCompilationCache()
+	}
+	return e, nil
+}
+
+// checkCacheDir creates dir 0700 when missing and checks it and its parent.
+func checkCacheDir(dir string) error {
+	parent := filepath.Dir(dir)
+	if _, err := os.Stat(parent); err == nil {
+		if err := home.CheckPrivate(parent); err != nil {
+			return err
+		}
+	}
+	return home.Ensure(dir)
+}
+
+// checkCacheTree checks every directory and file up to two levels below dir:
+// wazero keeps entries in dir/wazero-<version>-<arch>-<os>/<sha256>.
+func checkCacheTree(dir string) error {
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		return fmt.Errorf("read %s: %w", dir, err)
+	}
+	for _, ent := range ents {
+		p := filepath.Join(dir, ent.Name())
+		if err := home.CheckPrivate(p); err != nil {
+			return err
+		}
+		if !ent.IsDir() {
+			continue
+		}
+		sub, err := os.ReadDir(p)
+		if err != nil {
+			return fmt.Errorf("read %s: %w", p, err)
+		}
+		for _, s := range sub {
+			if err := home.CheckPrivate(filepath.Join(p, s.Name())); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// memoryClass rounds a limit in MiB up to a power of two and caps it, so that
+// few runtimes serve many plugins. The result is in wasm pages (64 KiB).
+func (e *Engine) memoryClass(mb int) uint32 {
+	if mb <= 0 {
+		mb = 64
+	}
+	mb = min(mb, e.cfg.maxMemoryMB)
+	class := 1
+	for class < mb {
+		class <<= 1
+	}
+	class = min(class, e.cfg.maxMemoryMB)
+	return uint32(class) * 16
+}
+
+// runtime returns the runtime for a memory class, creating it on first use
+// with WASI and the warden host module instantiated.
+func (e *Engine) runtime(ctx context.Context, pages uint32) (wazero.Runtime, error) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.closed {
+		return nil, errEngineClosed()
+	}
+	if r, ok := e.runtimes[pages]; ok {
+		return r, nil
+	}
+	rc := wazero.NewRuntimeConfig().
+		WithCompilationCache(e.cache).
+		WithMemoryLimitPages(pages).
+		WithCloseOnContextDone(e.cfg.closeOnDone)
+	r := wazero.NewRuntimeWithConfig(ctx, rc)
+	if _, err := wasi_snapshot_preview1.Instantiate(ctx, r); err != nil {
+		_ = r.Close(ctx)
+		return nil, fmt.Errorf("wasm engine: instantiate WASI: %w", err)
+	}
+	if err := instantiateHostModule(ctx, r); err != nil {
+		_ = r.Close(ctx)
+		return nil, err
+	}
+	for _, f := range e.cfg.extraHost {
+		if err := f(ctx, r); err != nil {
+			_ = r.Close(ctx)
+			return nil, err
+		}
+	}
+	e.runtimes[pages] = r
+	return r, nil
+}
+
+// Close closes every runtime, which closes every instance and compiled module
+// of this engine, and then the compilation cache.
+func (e *Engine) Close(ctx context.Context) error {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.closed {
+		return nil
+	}
+	e.closed = true
+	var errs []error
+	for _, r := range e.runtimes {
+		errs = append(errs, r.Close(ctx))
+	}
+	errs = append(errs, e.cache.Close(ctx))
+	return errors.Join(errs...)
+}
+
+func errEngineClosed() error {
+	return hostapi.Errorf(hostapi.CodeUnavailable, "the wasm engine is closed")
+}
+
+// i32 shortens signatures below.
+const i32, i64 = api.ValueTypeI32, api.ValueTypeI64

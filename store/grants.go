@@ -1,0 +1,268 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+)
+
+// GrantSource says who made a grant.
+type GrantSource string
+
+// Grant sources. A grant never comes from a tool call: "user" is `warden grant` or
+// a prompt a person answered, "install" is the install consent screen, "policy"
+// is an enterprise pre-approval materialised at install.
+const (
+	SourceUser    GrantSource = "user"
+	SourceInstall GrantSource = "install"
+	SourcePolicy  GrantSource = "policy"
+)
+
+// Grant is a user's permission for one plugin to use one resource pattern with
+// some actions. The store keeps the pattern as text; the policy package parses it
+// and checks it against the plugin's manifest.
+type Grant struct {
+	ID       int64       `json:"id"`
+	Plugin   string      `json:"plugin"`
+	Resource string      `json:"resource"`
+	Actions  []string    `json:"actions"`
+	Created  time.Time   `json:"created"`
+	Expires  time.Time   `json:"expires,omitzero"` // zero: never
+	Source   GrantSource `json:"source"`
+	Note     string      `json:"note,omitempty"`
+}
+
+// Active reports whether g is in force at now.
+func (g Grant) Active(now time.Time) bool { return g.Expires.IsZero() || now.Before(g.Expires) }
+
+// normActions sorts and de-duplicates actions and rejects empty or
+// comma-carrying ones (the column is comma-separated).
+func normActions(acts []string) ([]string, error) {
+	if len(acts) == 0 {
+		return nil, fmt.Errorf("no actions: %w", ErrInvalid)
+	}
+	out := make([]string, 0, len(acts))
+	for _, a := range acts {
+		a = strings.TrimSpace(a)
+		if a == "" || strings.ContainsAny(a, ", \t\n") {
+			return nil, fmt.Errorf("action %q is empty or contains a comma or space: %w", a, ErrInvalid)
+		}
+		out = append(out, a)
+	}
+	sort.Strings(out)
+	j := 0
+	for i, a := range out {
+		if i == 0 || a != out[j-1] {
+			out[j] = a
+			j++
+		}
+	}
+	return out[:j], nil
+}
+
+// AddGrant stores g and returns it with its ID and Created set. Created defaults
+// to now; Source defaults to "user".
+func (s *Store) AddGrant(ctx context.Context, g Grant) (Grant, error) {
+	if g.Plugin == "" || g.Resource == "" {
+		return Grant{}, fmt.Errorf("add grant: plugin and resource are required: %w", ErrInvalid)
+	}
+	acts, err := normActions(g.Actions)
+	if err != nil {
+		return Grant{}, fmt.Errorf("add grant for %s on %s: %w", g.Plugin, g.Resource, err)
+	}
+	g.Actions = acts
+	if g.Source == "" {
+		g.Source = SourceUser
+	}
+	switch g.Source {
+	case SourceUser, SourceInstall, SourcePolicy:
+	default:
+		return Grant{}, fmt.Errorf("add grant for %s: source %q is not user, install or policy: %w", g.Plugin, g.Source, ErrInvalid)
+	}
+	if g.Created.IsZero() {
+		g.Created = s.cfg.now()
+	}
+	g.Created = g.Created.UTC()
+	if !g.Expires.IsZero() {
+		g.Expires = g.Expires.UTC()
+		if !g.Expires.After(g.Created) {
+			return Grant{}, fmt.Errorf("add grant for %s on %s: expires %s is not after created %s: %w",
+				g.Plugin, g.Resource, g.Expires.Format(time.RFC3339), g.Created.Format(time.RFC3339), ErrInvalid)
+		}
+	}
+	err = s.db.QueryRowContext(ctx,
+		`INSERT INTO grants (plugin, resource, actions, created, expires, source, note) VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id`,
+		g.Plugin, g.Resource, strings.Join(g.Actions, ","), g.Created.UnixNano(), nanos(g.Expires), string(g.Source), g.Note,
+	).Scan(&g.ID)
+	if err != nil {
+		return Grant{}, fmt.Errorf("add grant for %s on %s: %w", g.Plugin, g.Resource, err)
+	}
+	return g, s.record(ctx, Event{Type: EventGrantAdded, Grant: &g})
+}
+
+const grantCols = `id, plugin, resource, actions, created, expires, source, note`
+
+func scanGrants(rows *sql.Rows) ([]Grant, error) {
+	defer rows.Close()
+	var out []Grant
+	for rows.Next() {
+		var (
+			g       Grant
+			acts    string
+			created int64
+			expires sql.NullInt64
+			source  string
+		)
+		if err := rows.Scan(&g.ID, &g.Plugin, &g.Resource, &acts, &created, &expires, &source, &g.Note); err != nil {
+			return nil, err
+		}
+		g.Actions = strings.Split(acts, ",")
+		g.Created = time.Unix(0, created).UTC()
+		g.Expires = fromNanos(expires)
+		g.Source = GrantSource(source)
+		out = append(out, g)
+	}
+	return out, rows.Err()
+}
+
+// ListGrants returns the grants of plugin, or of every plugin when plugin is
+// empty, expired ones included, ordered by id.
+func (s *Store) ListGrants(ctx context.Context, plugin string) ([]Grant, error) {
+	var (
+		rows *sql.Rows
+		err  error
+	)
+	if plugin == "" {
+		rows, err = s.db.QueryContext(ctx, `SELECT `+grantCols+` FROM grants ORDER BY id`)
+	} else {
+		rows, err = s.db.QueryContext(ctx, `SELECT `+grantCols+` FROM grants WHERE plugin = ? ORDER BY id`, plugin)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("list grants: %w", err)
+	}
+	gs, err := scanGrants(rows)
+	if err != nil {
+		return nil, fmt.Errorf("list grants: %w", err)
+	}
+	return gs, nil
+}
+
+// ActiveGrants returns every grant in force at now, ordered by id: the snapshot
+// the policy engine decides with.
+func (s *Store) ActiveGrants(ctx context.Context, now time.Time) ([]Grant, error) {
+	rows, err := s.db.QueryContext(ctx,
+		`SELECT `+grantCols+` FROM grants WHERE expires IS NULL OR expires > ? ORDER BY id`, now.UnixNano())
+	if err != nil {
+		return nil, fmt.Errorf("list active grants: %w", err)
+	}
+	gs, err := scanGrants(rows)
+	if err != nil {
+		return nil, fmt.Errorf("list active grants: %w", err)
+	}
+	return gs, nil
+}
+
+// DeleteGrant removes grant id; ErrNotFound if there is none.
+func (s *Store) DeleteGrant(ctx context.Context, id int64) error {
+	rows, err := s.db.QueryContext(ctx, `DELETE FROM grants WHERE id = ? RETURNING `+grantCols, id)
+	if err != nil {
+		return fmt.Errorf("delete grant %d: %w", id, err)
+	}
+	gs, err := scanGrants(rows)
+	if err != nil {
+		return fmt.Errorf("delete grant %d: %w", id, err)
+	}
+	if len(gs) == 0 {
+		return fmt.Errorf("delete grant %d: %w", id, ErrNotFound)
+	}
+	return s.record(ctx, Event{Type: EventGrantDeleted, Grant: &gs[0]})
+}
+
+// RevocationKind says what a revocation names.
+type RevocationKind string
+
+// Revocation kinds. A token revocation names one token by its jti; a plugin or
+// publisher revocation kills every token issued to it before the revocation
+// (RevokedBefore), so tokens minted after a re-grant still work; a key revocation
+// names a key id.
+const (
+	RevokeToken     RevocationKind = "token"
+	RevokePlugin    RevocationKind = "plugin"
+	RevokePublisher RevocationKind = "publisher"
+	RevokeKey       RevocationKind = "key"
+)
+
+// Revocation is one row of the local revocation list.
+type Revocation struct {
+	Kind          RevocationKind `json:"kind"`
+	Value         string         `json:"value"`
+	Reason        string         `json:"reason,omitempty"`
+	Created       time.Time      `json:"created"`
+	RevokedBefore time.Time      `json:"revoked_before,omitzero"` // plugin, publisher: tokens issued before this are dead
+}
+
+// Revoke records a revocation of kind for value, at now. Revoking the same
+// value again moves Created and RevokedBefore forward and replaces the reason.
+func (s *Store) Revoke(ctx context.Context, kind RevocationKind, value, reason string) (Revocation, error) {
+	switch kind {
+	case RevokeToken, RevokePlugin, RevokePublisher, RevokeKey:
+	default:
+		return Revocation{}, fmt.Errorf("revoke: kind %q is not token, plugin, publisher or key: %w", kind, ErrInvalid)
+	}
+	if value == "" {
+		return Revocation{}, fmt.Errorf("revoke %s: empty value: %w", kind, ErrInvalid)
+	}
+	now := s.cfg.now().UTC()
+	r := Revocation{Kind: kind, Value: value, Reason: reason, Created: now}
+	if kind == RevokePlugin || kind == RevokePublisher {
+		r.RevokedBefore = now
+	}
+	_, err := s.db.ExecContext(ctx, `INSERT INTO revocations (kind, value, reason, created, revoked_before) VALUES (?, ?, ?, ?, ?)
+		ON CONFLICT (kind, value) DO UPDATE SET reason = excluded.reason, created = excluded.created, revoked_before = excluded.revoked_before`,
+		string(kind), value, reason, now.UnixNano(), nanos(r.RevokedBefore))
+	if err != nil {
+		return Revocation{}, fmt.Errorf("revoke %s %s: %w", kind, value, err)
+	}
+	return r, s.record(ctx, Event{Type: EventRevoked, Revocation: &r})
+}
+
+// Revocations returns every revocation, ordered by kind and value.
+func (s *Store) Revocations(ctx context.Context) ([]Revocation, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT kind, value, reason, created, revoked_before FROM revocations ORDER BY kind, value`)
+	if err != nil {
+		return nil, fmt.Errorf("list revocations: %w", err)
+	}
+	defer rows.Close()
+	var out []Revocation
+	for rows.Next() {
+		var (
+			r       Revocation
+			kind    string
+			created int64
+			before  sql.NullInt64
+		)
+		if err := rows.Scan(&kind, &r.Value, &r.Reason, &created, &before); err != nil {
+			return nil, fmt.Errorf("list revocations: %w", err)
+		}
+		r.Kind = RevocationKind(kind)
+		r.Created = time.Unix(0, created).UTC()
+		r.RevokedBefore = fromNanos(before)
+		out = append(out, r)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("list revocations: %w", err)
+	}
+	return out, nil
+}
+
+// errNoRows maps sql.ErrNoRows to ErrNotFound.
+func errNoRows(err error) error {
+	if errors.Is(err, sql.ErrNoRows) {
+		return ErrNotFound
+	}
+	return err
+}
