@@ -63,8 +63,14 @@ func VerifierKey(pub ed25519.PublicKey) (string, error) {
 // Verifiers parses verifier keys into the list note.Open takes.
 func Verifiers(vkeys ...string) (note.Verifiers, error) {
 	var list []note.Verifier
+	seen := map[string]bool{}
 	for _, k := range vkeys {
-		v, err := note.NewVerifier(strings.TrimSpace(k))
+		k = strings.TrimSpace(k)
+		if seen[k] {
+			continue // the same key twice is one key, not an ambiguity
+		}
+		seen[k] = true
+		v, err := note.NewVerifier(k)
 		if err != nil {
 			return nil, fmt.Errorf("parse verifier key %q: %w (want name+hash+base64 as printed by 'warden audit pubkey')", k, err)
 		}

@@ -176,7 +176,7 @@ func TestTamperDetected(t *testing.T) {
 	forgedBytes, _ := forged.AppendCanonical(nil)
 
 	cases := []struct {
-		name   string
+		name        string
 		attack      func(t *testing.T, dir string)
 		want        error
 		openRefuses bool
@@ -338,4 +338,3 @@ func TestRandomByteEdits(t *testing.T) {
 		os.RemoveAll(dir)
 	}
 }
-

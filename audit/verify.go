@@ -4,6 +4,8 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -194,6 +196,7 @@ func scanTree(ctx context.Context, dir string, want map[uint64]bool, progress fu
 		}
 	}
 	var st treeStack
+	var buf []byte
 	var count uint64
 	var torn int64
 	total := uint64(0)
@@ -210,10 +213,11 @@ func scanTree(ctx context.Context, dir string, want map[uint64]bool, progress fu
 			return nil, 0, nil, integrity(kind, int64(count), -1, name, 0,
 				"the segment is named for event %d but the segments before it end at event %d", first, count)
 		}
-		data, err := os.ReadFile(filepath.Join(dir, name))
+		data, err := readInto(buf, filepath.Join(dir, name))
 		if err != nil {
 			return nil, 0, nil, fmt.Errorf("verify audit ledger: %w", err)
 		}
+		buf = data
 		lastSeg := i == len(names)-1
 		if lastSeg && len(data) < segHeaderSize && bytes.HasPrefix(segHeader(first), data) {
 			break // a writer is creating it
@@ -263,6 +267,29 @@ func scanTree(ctx context.Context, dir string, want map[uint64]bool, progress fu
 	return roots, torn, hashErr, nil
 }
 
+// readInto reads a whole file, reusing buf's memory when it is big enough.
+func readInto(buf []byte, p string) ([]byte, error) {
+	f, err := os.Open(p)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return nil, err
+	}
+	size := int(fi.Size())
+	if cap(buf) < size {
+		buf = make([]byte, size)
+	}
+	buf = buf[:size]
+	n, err := io.ReadFull(f, buf)
+	if err == io.ErrUnexpectedEOF {
+		err = nil // a writer may have truncated nothing yet appended less: read what is there
+	}
+	return buf[:n], err
+}
+
 // hashLeaves computes the RFC 6962 leaf hash of every record payload, split
 // across the available cores.
 func hashLeaves(data []byte, offs []int64) []tlog.Hash {
@@ -278,9 +305,13 @@ func hashLeaves(data []byte, offs []int64) []tlog.Hash {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
+			var buf []byte
 			for k := lo; k < hi; k++ {
-				_, payload, _, _ := decodeRecord(data[offs[k]:])
-				leaves[k] = tlog.RecordHash(payload)
+				// scanRecords already checked framing and checksum.
+				off := offs[k]
+				size := int64(binary.BigEndian.Uint32(data[off:]))
+				buf = append(append(buf[:0], 0x00), data[off+recHeaderSize:off+recHeaderSize+size]...)
+				leaves[k] = sha256.Sum256(buf) // RFC 6962 leaf: SHA-256(0x00 || data), as tlog.RecordHash
 			}
 		}()
 	}

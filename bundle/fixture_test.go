@@ -70,8 +70,8 @@ type revList struct {
 	versions      map[string]bool // "name@version"
 }
 
-func (r revList) RevokedKey(id string) (string, bool)     { return "test", r.keys[id] }
-func (r revList) RevokedBundle(d string) (string, bool)   { return "test", r.bundles[d] }
+func (r revList) RevokedKey(id string) (string, bool)       { return "test", r.keys[id] }
+func (r revList) RevokedBundle(d string) (string, bool)     { return "test", r.bundles[d] }
 func (r revList) RevokedVersion(n, v string) (string, bool) { return "test", r.versions[n+"@"+v] }
 
 // writePlugin writes a plugin directory for publisher p and returns it.

@@ -9,8 +9,8 @@ import (
 	"strings"
 	"testing"
 
-	intoto "github.com/in-toto/attestation/go/v1"
 	slsa "github.com/in-toto/attestation/go/predicates/provenance/v1"
+	intoto "github.com/in-toto/attestation/go/v1"
 	"github.com/santhosh-tekuri/jsonschema/v6"
 	"google.golang.org/protobuf/encoding/protojson"
 )
@@ -126,7 +126,6 @@ func TestSBOMAndProvenancePrebuilt(t *testing.T) {
 		t.Errorf("build type %q", p.GetBuildDefinition().GetBuildType())
 	}
 }
-
 
 // TestPackBuildsRealGoPlugin builds a real Go wasip1 reactor with pack's
 // --build path and checks the build information read back from the binary.

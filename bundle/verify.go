@@ -110,7 +110,7 @@ func (r Result) OK() bool { return r.State == ValidTrusted }
 
 // Verify judges b. The checks run in this order and the first that fails
 // decides: unsigned, invalid-signature, digest-mismatch, publisher-mismatch,
-// revoked, expired-key, valid-untrusted-key; else valid-trusted.
+// revoked, valid-untrusted-key, expired-key; else valid-trusted.
 func Verify(ctx context.Context, b *Bundle, o VerifyOptions) Result {
 	m := b.Manifest()
 	r := Result{Plugin: m.Name, Version: m.Version, Digest: b.Digest(), Publisher: m.Publisher.Name}

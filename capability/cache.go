@@ -11,11 +11,12 @@ import (
 //
 // It is keyed by the token's bytes, not by their SHA-256: hashing a 600-byte
 // token costs ~500 ns, more than twice the whole budget of a cached Verify,
-// while Go's map hash (AES-based, seeded per process, so not predictable by
-// whoever chooses tokens) costs ~40 ns. Keying by the full bytes compares the
-// whole token on a hit, so a collision is impossible rather than improbable.
-// The SHA-256 is computed once, on the miss, and kept in Capability.Hash for
-// the audit log.
+// while hash/maphash (AES-based, seeded per process, so not predictable by
+// whoever chooses tokens) costs ~40 ns. The 64-bit maphash picks the shard
+// and the map slot, and a hit then compares the whole token, so a collision
+// is impossible rather than improbable (two tokens that share a slot simply
+// replace each other). The SHA-256 is computed once, on the miss, and kept in
+// Capability.Hash for the audit log.
 //
 // The cache is split into shards, each a map under its own RWMutex, to keep
 // goroutines on different tokens off each other's locks. A full shard evicts
@@ -32,12 +33,13 @@ const cacheShards = 64
 
 type cacheShard struct {
 	mu sync.RWMutex
-	m  map[string]*cacheEntry
+	m  map[uint64]*cacheEntry
 	_  [40]byte // keep shards on separate cache lines
 }
 
 type cacheEntry struct {
-	c *Capability
+	token string
+	c     *Capability
 	// gen is the revocation-set generation at which c was last found not
 	// revoked; a hit re-checks the set only when the generation moved.
 	gen atomic.Uint64
@@ -50,23 +52,27 @@ func newCache(size int) *cache {
 	}
 	c := &cache{seed: maphash.MakeSeed(), perShard: max(1, (size+cacheShards-1)/cacheShards)}
 	for i := range c.shards {
-		c.shards[i].m = make(map[string]*cacheEntry)
+		c.shards[i].m = make(map[uint64]*cacheEntry)
 	}
 	return c
 }
 
-func (c *cache) shard(token string) *cacheShard {
-	return &c.shards[maphash.String(c.seed, token)%cacheShards]
+func (c *cache) slot(token string) (*cacheShard, uint64) {
+	h := maphash.String(c.seed, token)
+	return &c.shards[h%cacheShards], h
 }
 
 func (c *cache) get(token string) *cacheEntry {
 	if c == nil {
 		return nil
 	}
-	s := c.shard(token)
+	s, h := c.slot(token)
 	s.mu.RLock()
-	e := s.m[token]
+	e := s.m[h]
 	s.mu.RUnlock()
+	if e == nil || e.token != token {
+		return nil
+	}
 	return e
 }
 
@@ -74,19 +80,18 @@ func (c *cache) put(token string, capa *Capability, gen uint64) {
 	if c == nil {
 		return
 	}
-	e := &cacheEntry{c: capa}
-	e.gen.Store(gen)
 	// A copy, so the cache never pins a larger buffer the token was cut from.
-	key := string([]byte(token))
-	s := c.shard(token)
+	e := &cacheEntry{token: string([]byte(token)), c: capa}
+	e.gen.Store(gen)
+	s, h := c.slot(token)
 	s.mu.Lock()
-	if _, ok := s.m[key]; !ok && len(s.m) >= c.perShard {
+	if _, ok := s.m[h]; !ok && len(s.m) >= c.perShard {
 		for k := range s.m {
 			delete(s.m, k)
 			break
 		}
 	}
-	s.m[key] = e
+	s.m[h] = e
 	s.mu.Unlock()
 }
 
@@ -94,9 +99,11 @@ func (c *cache) remove(token string) {
 	if c == nil {
 		return
 	}
-	s := c.shard(token)
+	s, h := c.slot(token)
 	s.mu.Lock()
-	delete(s.m, token)
+	if e := s.m[h]; e != nil && e.token == token {
+		delete(s.m, h)
+	}
 	s.mu.Unlock()
 }
 

@@ -156,3 +156,24 @@ func TestVectorSignatureWithOpenSSL(t *testing.T) {
 		}
 	}
 }
+
+// docs/tokens.md quotes the vector; it must not drift from testdata.
+func TestVectorInDocs(t *testing.T) {
+	doc, err := os.ReadFile(filepath.Join("..", "docs", "tokens.md"))
+	if err != nil {
+		t.Skip("docs/tokens.md not found:", err)
+	}
+	data, err := os.ReadFile(filepath.Join("testdata", "vector.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var v vector
+	if err := json.Unmarshal(data, &v); err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range []string{v.Token, v.ChildToken, v.TokenHash, v.ClaimsJSON, v.ChildClaims, v.HeaderJSON, v.SeedHex, v.PublicHex} {
+		if !strings.Contains(string(doc), s) {
+			t.Errorf("docs/tokens.md lacks %.60s...", s)
+		}
+	}
+}

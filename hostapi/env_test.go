@@ -43,16 +43,12 @@ type env struct {
 	manifest *policy.Manifest
 	gate     *Gate
 	caller   Caller
-	confirm  Confirmer
 }
 
 type envOpt func(*env, *Config)
 
 func withConfirm(cf Confirmer) envOpt { return func(e *env, c *Config) { c.Confirm = cf } }
-func withClock(f func() time.Time) envOpt {
-	return func(e *env, c *Config) { c.Clock = f }
-}
-func withExtra(m methodDef) envOpt { return func(e *env, c *Config) { c.extra = append(c.extra, m) } }
+func withExtra(m methodDef) envOpt    { return func(e *env, c *Config) { c.extra = append(c.extra, m) } }
 
 func newEnv(t testing.TB, opts ...envOpt) *env {
 	tt, _ := t.(*testing.T)

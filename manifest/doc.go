@@ -1,7 +1,7 @@
 // Package manifest reads, checks and judges a warden plugin manifest: the one
 // JSON file in which a plugin declares everything it may ever touch.
 //
-// Four jobs, one file each:
+// Four jobs:
 //
 //   - parse.go: [Parse] turns bytes into a [Manifest] and rejects anything that
 //     is not exactly the documented structure (unknown fields, duplicate keys,
@@ -11,7 +11,9 @@
 //     entry file, resource patterns and their actions (package resource), tool
 //     names, and that every tool schema is a JSON Schema whose top-level type is
 //     "object", as the Model Context Protocol requires.
-//   - lint.go: [Lint] applies the review rules of docs/lint-rules.md, and
+//   - lint.go: [Lint] applies the review rules of docs/lint-rules.md (grants.go
+//     holds the facts rules and score share, such as the sensitive locations);
+//     report.go runs the whole check on a file ([LintFile]) and prints it, and
 //     sarif.go renders findings as SARIF 2.1.0 for code-scanning CI.
 //   - risk.go: [Risk] scores a manifest 0–100 by the formula of docs/risk.md.
 //

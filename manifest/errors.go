@@ -10,11 +10,11 @@ import (
 // "permissions[1].resource") and, when the manifest came from bytes, by line and
 // column (1-based; the column counts Unicode code points).
 type Error struct {
-	File string // the manifest file, when known
-	Path string // JSON path of the faulty value; "" for the document itself
-	Line int
-	Col  int
-	Msg  string
+	File string `json:"file,omitempty"` // the manifest file, when known
+	Path string `json:"path"`           // JSON path of the faulty value; "" for the document itself
+	Line int    `json:"line,omitempty"`
+	Col  int    `json:"col,omitempty"`
+	Msg  string `json:"message"`
 }
 
 // Error reads like "manifest.json:12:5: permissions[1].resource: unknown

@@ -3,6 +3,8 @@ package manifest
 import (
 	"encoding/json"
 	"io"
+	"net/url"
+	"strings"
 )
 
 // SARIF 2.1.0 (OASIS Standard, 27 March 2020) output: the subset that GitHub
@@ -121,7 +123,7 @@ func WriteSARIF(w io.Writer, reports []*Report, toolVersion, wd string) error {
 	}
 	var risks []fileRisk
 	for _, rep := range reports {
-		uri := displayPath(rep.File, wd)
+		uri := sarifURI(displayPath(rep.File, wd))
 		for _, f := range rep.Findings {
 			line, col := f.Line, f.Col
 			if line < 1 {
@@ -153,4 +155,13 @@ func WriteSARIF(w io.Writer, reports []*Report, toolVersion, wd string) error {
 	enc.SetIndent("", "  ")
 	enc.SetEscapeHTML(false)
 	return enc.Encode(sarifLog{Schema: SARIFSchemaURI, Version: "2.1.0", Runs: []sarifRun{run}})
+}
+
+// sarifURI turns a slash-separated path into the URI reference SARIF wants:
+// percent-encoded, and a file URL when the path is absolute.
+func sarifURI(p string) string {
+	if strings.HasPrefix(p, "/") {
+		return (&url.URL{Scheme: "file", Path: p}).String()
+	}
+	return (&url.URL{Path: p}).String()
 }

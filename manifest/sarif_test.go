@@ -85,3 +85,22 @@ func TestSARIFValidatesAgainstSchema(t *testing.T) {
 		t.Errorf("artifact uri = %q, want the path relative to the working directory", got)
 	}
 }
+
+func TestSARIFURI(t *testing.T) {
+	for in, want := range map[string]string{
+		"examples/sheet-gen/manifest.json": "examples/sheet-gen/manifest.json",
+		"My Plugins/a b/manifest.json":     "My%20Plugins/a%20b/manifest.json",
+		"/tmp/x y/manifest.json":           "file:///tmp/x%20y/manifest.json",
+		"c:d/manifest.json":                "./c:d/manifest.json",
+	} {
+		if got := sarifURI(in); got != want {
+			t.Errorf("sarifURI(%q) = %q, want %q", in, got, want)
+		}
+	}
+	if got := displayPath("/work/repo/examples/x/manifest.json", "/work/repo"); got != "examples/x/manifest.json" {
+		t.Errorf("displayPath = %q", got)
+	}
+	if got := displayPath("/elsewhere/manifest.json", "/work/repo"); got != "/elsewhere/manifest.json" {
+		t.Errorf("displayPath outside wd = %q", got)
+	}
+}

@@ -44,6 +44,14 @@ var (
 	semverRE = regexp.MustCompile(`^(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)(?:-((?:0|[1-9]\d*|\d*[a-zA-Z-][0-9a-zA-Z-]*)(?:\.(?:0|[1-9]\d*|\d*[a-zA-Z-][0-9a-zA-Z-]*))*))?(?:\+([0-9a-zA-Z-]+(?:\.[0-9a-zA-Z-]+)*))?$`)
 )
 
+// MaxPermissions and MaxTools bound the lists a manifest may hold. Real
+// plugins have a handful; the caps bound the work (a schema compile per tool, a
+// pattern parse per permission) that one hostile manifest can cause.
+const (
+	MaxPermissions = 256
+	MaxTools       = 256
+)
+
 const (
 	maxPluginName = 64
 	maxEventName  = 128
@@ -153,7 +161,7 @@ func (m *Manifest) validatePublisher(errs *errorSet) {
 		errs.add("publisher.name", "publisher name is empty")
 	}
 	if !keyid.Valid(m.Publisher.KeyID) {
-		errs.add("publisher.key_id", "key id %s is not of the form \"ed25519:\" followed by 16 lowercase hex digits (warden keys id prints it)", describe(m.Publisher.KeyID))
+		errs.add("publisher.key_id", "key id %s is not of the form \"ed25519:\" followed by 16 lowercase hex digits of the publisher's Ed25519 public key (SHA-256, first 8 bytes)", describe(m.Publisher.KeyID))
 	}
 }
 
@@ -176,6 +184,10 @@ func (o ValidateOptions) home() string {
 const placeholderHome = "/home/user"
 
 func (m *Manifest) validatePermissions(errs *errorSet, o ValidateOptions) {
+	if len(m.Permissions) > MaxPermissions {
+		errs.add("permissions", "%d permissions; a manifest may have at most %d", len(m.Permissions), MaxPermissions)
+		return
+	}
 	ro := o.resourceOptions()
 	for i, p := range m.Permissions {
 		base := joinIndex("permissions", i)
@@ -230,6 +242,10 @@ func (m *Manifest) offsetInString(path, s string, n int) int {
 }
 
 func (m *Manifest) validateTools(errs *errorSet) {
+	if len(m.Tools) > MaxTools {
+		errs.add("tools", "%d tools; a manifest may have at most %d", len(m.Tools), MaxTools)
+		return
+	}
 	seen := map[string]int{}
 	for i, t := range m.Tools {
 		base := joinIndex("tools", i)

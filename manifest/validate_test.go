@@ -194,3 +194,19 @@ func TestValidNames(t *testing.T) {
 		}
 	}
 }
+
+// Attack: a manifest with thousands of tools or permissions is refused before
+// any per-item work (a schema compile each) is done.
+func TestAttackTooManyItems(t *testing.T) {
+	tools := strings.Repeat(`{"name": "t", "input_schema": {"type": "object"}},`, MaxTools+1)
+	perms := strings.Repeat(`{"resource": "filesystem:~/a", "actions": ["read"]},`, MaxPermissions+1)
+	src := `{` + head + `, "tools": [` + strings.TrimSuffix(tools, ",") + `], "permissions": [` + strings.TrimSuffix(perms, ",") + `]}`
+	m, err := Parse([]byte(src))
+	if err != nil {
+		t.Fatal(err)
+	}
+	errs := Errors(m.Validate(t.TempDir(), ValidateOptions{SkipEntry: true}))
+	if len(errs) != 2 || errs[0].Path != "permissions" || errs[1].Path != "tools" {
+		t.Fatalf("want one fault for each list, got %v", errs)
+	}
+}

@@ -7,19 +7,33 @@ import "time"
 // them is checked against exactly this grant.
 type Capability struct {
 	Token     string    `json:"token"`
+	ID        string    `json:"id,omitempty"`
 	Resource  string    `json:"resource"`
 	Actions   []string  `json:"actions"`
 	ExpiresAt time.Time `json:"expires_at"`
 }
 
 // RequestCapability asks the host for a capability on resource (for example
-// "filesystem:/home/u/Documents/Spreadsheets/**") with the given actions. The
-// request must lie within the plugin's manifest; the policy may allow it, deny
-// it or ask the person at the keyboard, so a refusal (ErrDenied, ErrDeclined,
-// ErrNotDeclared) is an expected outcome to handle, not a bug.
+// "filesystem:/home/u/Documents/Spreadsheets/**") with the given actions,
+// giving "requested by tool <name>" as the reason shown to a person asked to
+// confirm; RequestCapabilityWithReason says more. The request must lie within
+// the plugin's manifest; the policy may allow it, deny it or ask the person at
+// the keyboard, so a refusal (ErrDenied, ErrDeclined, ErrNotDeclared) is an
+// expected outcome to handle, not a bug.
 func RequestCapability(resource string, actions ...string) (*Capability, error) {
+	reason := "requested by the plugin"
+	if t := currentTool; t != "" {
+		reason = "requested by tool " + t
+	}
+	return RequestCapabilityWithReason(reason, resource, actions...)
+}
+
+// RequestCapabilityWithReason is RequestCapability with the reason a person
+// sees when the policy asks them to confirm.
+func RequestCapabilityWithReason(reason, resource string, actions ...string) (*Capability, error) {
 	var c Capability
-	if err := Call("capability.request", map[string]any{"resource": resource, "actions": actions}, &c); err != nil {
+	params := map[string]any{"resource": resource, "actions": actions, "reason": reason}
+	if err := Call("capability.request", params, &c); err != nil {
 		return nil, err
 	}
 	if c.Resource == "" {
@@ -31,8 +45,8 @@ func RequestCapability(resource string, actions ...string) (*Capability, error) 
 	return &c, nil
 }
 
-// Capabilities lists the capabilities the instance holds (without their
-// tokens).
+// Capabilities lists the capabilities the instance holds, for example to
+// find which directory a filesystem grant names.
 func Capabilities() ([]Capability, error) {
 	var res struct {
 		Capabilities []Capability `json:"capabilities"`

@@ -11,26 +11,26 @@ type Code string
 
 // Codes the host returns. A tool may return these or its own.
 const (
-	CodeDenied        Code = "denied"           // the policy, a grant or a person said no
-	CodeNotDeclared   Code = "not_declared"     // outside the plugin's manifest
-	CodeTokenInvalid  Code = "token_invalid"    // missing, forged, wrong audience, revoked
-	CodeTokenExpired  Code = "token_expired"    // past its lifetime: request a new one
-	CodeDeclined      Code = "declined"         // a confirmation was declined or timed out
-	CodeInvalidParams Code = "invalid_params"   // params do not match the method's schema
-	CodeUnknownMethod Code = "unknown_method"   // no such host method
-	CodeNotFound      Code = "not_found"        // the resource does not exist
-	CodeExists        Code = "exists"           // the resource already exists
-	CodeNotDir        Code = "not_a_directory"  // a path component is not a directory
-	CodeIsDir         Code = "is_a_directory"   // a file operation on a directory
-	CodeTooLarge      Code = "too_large"        // a size cap was hit
-	CodeQuota         Code = "quota_exceeded"   // a storage quota was hit
-	CodeTimeout       Code = "timeout"          // the call's deadline passed
-	CodeIO            Code = "io_error"         // the host failed to perform an allowed action
-	CodeInternal      Code = "internal"         // a bug; the message says what
-	CodeUnavailable   Code = "unavailable"      // the host is shutting down
-	CodeToolError     Code = "tool_error"       // a tool returned a plain Go error
-	CodeUnknownTool   Code = "unknown_tool"     // no tool of that name is registered
-	CodeNoHost        Code = "no_host"          // not running under warden (native build)
+	CodeDenied        Code = "denied"          // the policy, a grant or a person said no
+	CodeNotDeclared   Code = "not_declared"    // outside the plugin's manifest
+	CodeTokenInvalid  Code = "token_invalid"   // missing, forged, wrong audience, revoked
+	CodeTokenExpired  Code = "token_expired"   // past its lifetime: request a new one
+	CodeDeclined      Code = "declined"        // a confirmation was declined or timed out
+	CodeInvalidParams Code = "invalid_params"  // params do not match the method's schema
+	CodeUnknownMethod Code = "unknown_method"  // no such host method
+	CodeNotFound      Code = "not_found"       // the resource does not exist
+	CodeExists        Code = "exists"          // the resource already exists
+	CodeNotDir        Code = "not_a_directory" // a path component is not a directory
+	CodeIsDir         Code = "is_a_directory"  // a file operation on a directory
+	CodeTooLarge      Code = "too_large"       // a size cap was hit
+	CodeQuota         Code = "quota_exceeded"  // a storage quota was hit
+	CodeTimeout       Code = "timeout"         // the call's deadline passed
+	CodeIO            Code = "io_error"        // the host failed to perform an allowed action
+	CodeInternal      Code = "internal"        // a bug; the message says what
+	CodeUnavailable   Code = "unavailable"     // the host is shutting down
+	CodeToolError     Code = "tool_error"      // a tool returned a plain Go error
+	CodeUnknownTool   Code = "unknown_tool"    // no tool of that name is registered
+	CodeNoHost        Code = "no_host"         // not running under warden (native build)
 )
 
 // Error is an error with a stable code, as returned by the host or by a tool.

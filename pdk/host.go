@@ -45,21 +45,27 @@ func call(token, method string, params, result any) error {
 	return nil
 }
 
-// FileInfo describes a file as the host reports it.
+// FileInfo describes a file as the host's fs.stat reports it.
 type FileInfo struct {
-	Name    string    `json:"name"`
-	Size    int64     `json:"size"`
-	Mode    uint32    `json:"mode"` // Go fs.FileMode bits
-	ModTime time.Time `json:"mod_time"`
-	IsDir   bool      `json:"is_dir"`
+	Name  string    `json:"name"`
+	Type  string    `json:"type"` // "file", "dir", "symlink" or "other"
+	Size  int64     `json:"size"`
+	Mode  uint32    `json:"mode"` // permission bits, e.g. 0o644
+	MTime time.Time `json:"mtime"`
 }
+
+// IsDir reports whether the file is a directory.
+func (fi FileInfo) IsDir() bool { return fi.Type == "dir" }
 
 // DirEntry is one entry of a directory listing.
 type DirEntry struct {
-	Name  string `json:"name"`
-	IsDir bool   `json:"is_dir"`
-	Size  int64  `json:"size"`
+	Name string `json:"name"`
+	Type string `json:"type"` // "file", "dir", "symlink" or "other"
+	Size int64  `json:"size"`
 }
+
+// IsDir reports whether the entry is a directory.
+func (e DirEntry) IsDir() bool { return e.Type == "dir" }
 
 // FSClient calls the host's fs.* methods. Paths are absolute host paths
 // ("~" is not expanded by the guest).
@@ -80,9 +86,15 @@ func (f *FSClient) Read(path string) ([]byte, error) {
 	return res.Data, nil
 }
 
-// Write replaces the content of the file at path, creating it if needed.
+// Write replaces the content of the file at path, creating it if needed. The
+// host records the content hash before and after in its audit log.
 func (f *FSClient) Write(path string, data []byte) error {
 	return call(f.token, "fs.write", map[string]any{"path": path, "data": data}, nil)
+}
+
+// Append adds data at the end of the file at path, creating it if needed.
+func (f *FSClient) Append(path string, data []byte) error {
+	return call(f.token, "fs.write", map[string]any{"path": path, "data": data, "append": true}, nil)
 }
 
 // List returns the entries of the directory at path that lie inside a grant.
@@ -103,7 +115,7 @@ func (f *FSClient) Stat(path string) (FileInfo, error) {
 	return fi, err
 }
 
-// Delete removes the file at path.
+// Delete removes the file, or empty directory, at path.
 func (f *FSClient) Delete(path string) error {
 	return call(f.token, "fs.delete", map[string]any{"path": path}, nil)
 }
@@ -118,10 +130,14 @@ func KV() KVClient { return KVClient{} }
 // Get returns the value of key; a missing key is an error matching ErrNotFound.
 func (KVClient) Get(key string) ([]byte, error) {
 	var res struct {
+		Found bool   `json:"found"`
 		Value []byte `json:"value"`
 	}
 	if err := Call("kv.get", map[string]any{"key": key}, &res); err != nil {
 		return nil, err
+	}
+	if !res.Found {
+		return nil, &Error{Code: CodeNotFound, Message: fmt.Sprintf("kv: no key %q", key)}
 	}
 	return res.Value, nil
 }
@@ -131,9 +147,13 @@ func (KVClient) Set(key string, value []byte) error {
 	return Call("kv.set", map[string]any{"key": key, "value": value}, nil)
 }
 
-// Delete removes key.
-func (KVClient) Delete(key string) error {
-	return Call("kv.delete", map[string]any{"key": key}, nil)
+// Delete removes key and reports whether it existed.
+func (KVClient) Delete(key string) (existed bool, err error) {
+	var res struct {
+		Existed bool `json:"existed"`
+	}
+	err = Call("kv.delete", map[string]any{"key": key}, &res)
+	return res.Existed, err
 }
 
 // List returns the keys that start with prefix.
@@ -154,6 +174,9 @@ type Logger struct{}
 
 // Log returns the plugin's logger.
 func Log() Logger { return Logger{} }
+
+// Debug logs msg at level debug.
+func (l Logger) Debug(msg string) error { return l.write("debug", msg) }
 
 // Info logs msg at level info.
 func (l Logger) Info(msg string) error { return l.write("info", msg) }

@@ -12,6 +12,10 @@ import (
 // handler runs one tool on raw JSON input and returns raw JSON output.
 type handler func(ctx context.Context, input []byte) (json.RawMessage, error)
 
+// currentTool names the tool running now, for capability request reasons. A
+// guest runs one call at a time.
+var currentTool string
+
 var (
 	toolsMu sync.RWMutex
 	tools   = map[string]handler{}
@@ -84,6 +88,8 @@ func Invoke(ctx context.Context, name string, input []byte) (json.RawMessage, er
 // envelope runs a tool and appends its result envelope to dst:
 // {"result":<output>} or {"error":{"code":...,"message":...}}.
 func envelope(dst []byte, name string, input []byte) []byte {
+	currentTool = name
+	defer func() { currentTool = "" }()
 	out, err := Invoke(context.Background(), name, input)
 	if err == nil {
 		dst = append(dst, `{"result":`...)

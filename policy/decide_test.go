@@ -2,6 +2,7 @@ package policy
 
 import (
 	"fmt"
+	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -253,56 +254,77 @@ func TestSetGrantsConcurrent(t *testing.T) {
 	wg.Wait()
 }
 
-// The worked example of docs/policy.md: every decision the doc states, as
-// written there.
+// The worked example of docs/policy.md: the YAML in the doc is the test's file,
+// and every row of the doc's decision table is checked as written there.
 func TestEnterpriseExample(t *testing.T) {
-	pol, err := Load("testdata/enterprise.yaml", ParseOptions{Home: testHome})
+	docBytes, err := os.ReadFile("../docs/policy.md")
 	if err != nil {
 		t.Fatal(err)
 	}
-	sheets := manifestOf(t, "filesystem:~/Documents/** read,write", "clipboard read,write", "filesystem:~/.ssh/** read")
-	crm := manifestOf(t, "net:https://crm.example.com/api/** get,post")
-	weather := manifestOf(t, "net:https://api.weather.example/** get", "process:curl spawn")
-	grants := grantsOf(t,
-		store.Grant{ID: 1, Plugin: "community.weather", Resource: "net:https://api.weather.example/**", Actions: []string{"get"}},
-		store.Grant{ID: 2, Plugin: "community.weather", Resource: "process:curl", Actions: []string{"spawn"}},
-		store.Grant{ID: 3, Plugin: "community.weather", Resource: "filesystem:~/Documents/**", Actions: []string{"read"}},
-	)
-	e := NewEngine(pol, grants)
-	it := func(plugin string, m *Manifest) Request {
-		return Request{Publisher: "example-it", PublisherKeyID: "ed25519:0123456789abcdef", Plugin: plugin, Manifest: m, Now: t0}
+	doc := string(docBytes)
+	example := doc[strings.Index(doc, "## Worked example"):]
+	yamlStart := strings.Index(example, "```yaml\n") + len("```yaml\n")
+	yamlBlock := example[yamlStart : yamlStart+strings.Index(example[yamlStart:], "```")]
+	file, err := os.ReadFile("testdata/enterprise.yaml")
+	if err != nil {
+		t.Fatal(err)
 	}
-	community := func(m *Manifest) Request {
-		return Request{Publisher: "jdoe", PublisherKeyID: "ed25519:9999999999999999", Plugin: "community.weather", Manifest: m, Now: t0}
-	}
-	for _, tc := range []struct {
-		doc    string // the line of docs/policy.md's table
-		req    Request
-		res    string
-		act    string
-		effect Effect
-		by     string
-	}{
-		{"1", it("example.sheets", sheets), "filesystem:/home/alice/Documents/Reports/q3.csv", "read", Allow, "manifest"},
-		{"2", it("example.sheets", sheets), "filesystem:/home/alice/.ssh/id_ed25519", "read", Deny, "rule:no-ssh-keys"},
-		{"3", it("example.sheets", sheets), "filesystem:/home/alice/Documents/Finance/budget.xlsx", "write", Ask, "rule:finance-writes"},
-		{"4", it("example.sheets", sheets), "clipboard", "read", Ask, "always_ask:clipboard:read"},
-		{"5", it("example.sheets", sheets), "clipboard", "write", Allow, "manifest"},
-		{"6", it("example.crm", crm), "net:https://crm.example.com/api/v2/contacts", "get", Allow, "rule:crm-api"},
-		{"7", community(weather), "net:https://api.weather.example/v1/today", "get", Ask, "always_ask:net"},
-		{"8", community(weather), "process:curl", "spawn", Deny, "rule:community-no-spawn"},
-		{"9", community(weather), "filesystem:/home/alice/Documents/notes.txt", "read", Deny, "manifest"},
-		{"10", community(crm), "net:https://crm.example.com/api/v2/contacts", "get", Deny, "default"},
-	} {
-		tc.req.Resource, tc.req.Action = tc.res, tc.act
-		d := e.Decide(tc.req)
-		if d.Effect != tc.effect || d.By != tc.by {
-			t.Errorf("example row %s: %s %s by %s = %s by %s (%s); docs/policy.md says %s by %s",
-				tc.doc, tc.act, tc.res, tc.req.Plugin, d.Effect, d.By, d.Reason, tc.effect, tc.by)
+	var body []string
+	for _, line := range strings.SplitAfter(string(file), "\n") {
+		if len(body) > 0 || !strings.HasPrefix(line, "#") {
+			body = append(body, line)
 		}
 	}
-	if d := pol.InstallAllowed(72, false); d.Effect != Deny {
-		t.Errorf("example: a plugin with risk 72 must not install: %+v", d)
+	if strings.Join(body, "") != yamlBlock {
+		t.Fatalf("the YAML in docs/policy.md differs from testdata/enterprise.yaml (after its header comments)")
+	}
+
+	pol, err := Parse([]byte(yamlBlock), ParseOptions{Home: testHome})
+	if err != nil {
+		t.Fatal(err)
+	}
+	const it, itKey = "example-it", "ed25519:0123456789abcdef"
+	const jdoe, jdoeKey = "jdoe", "ed25519:9999999999999999"
+	plugins := map[string]Request{
+		"example-sheets": {Publisher: it, PublisherKeyID: itKey,
+			Manifest: manifestOf(t, "filesystem:~/Documents/** read,write", "clipboard read,write", "filesystem:~/.ssh/** read")},
+		"example-crm": {Publisher: it, PublisherKeyID: itKey, Manifest: manifestOf(t, "net:https://crm.example.com/api/** get,post")},
+		"community-weather": {Publisher: jdoe, PublisherKeyID: jdoeKey,
+			Manifest: manifestOf(t, "net:https://api.weather.example/** get", "process:curl spawn")},
+		"community-crm-sync": {Publisher: jdoe, PublisherKeyID: jdoeKey, Manifest: manifestOf(t, "net:https://crm.example.com/api/** get")},
+	}
+	e := NewEngine(pol, grantsOf(t,
+		store.Grant{ID: 1, Plugin: "community-weather", Resource: "net:https://api.weather.example/**", Actions: []string{"get"}},
+		store.Grant{ID: 2, Plugin: "community-weather", Resource: "process:curl", Actions: []string{"spawn"}},
+		store.Grant{ID: 3, Plugin: "community-weather", Resource: "filesystem:~/Documents/**", Actions: []string{"read"}},
+	))
+	rows := 0
+	for _, line := range strings.Split(example, "\n") {
+		cells := strings.Split(line, "|")
+		if len(cells) != 9 || strings.TrimSpace(cells[1]) == "#" || strings.HasPrefix(strings.TrimSpace(cells[1]), "-") {
+			continue
+		}
+		cell := func(i int) string { return strings.Trim(strings.TrimSpace(cells[i]), "`") }
+		num, plugin, action, res, effect, by := cell(1), cell(2), cell(3), cell(4), Effect(cell(5)), cell(6)
+		req, ok := plugins[plugin]
+		if !ok {
+			t.Fatalf("docs/policy.md row %s names plugin %q, which the test does not know", num, plugin)
+		}
+		req.Plugin, req.Action, req.Resource, req.Now = plugin, action, res, t0
+		if d := e.Decide(req); d.Effect != effect || d.By != by {
+			t.Errorf("docs/policy.md row %s: %s %s %s decides %s by %s (%s); the doc says %s by %s",
+				num, plugin, action, res, d.Effect, d.By, d.Reason, effect, by)
+		}
+		rows++
+	}
+	if rows != 10 {
+		t.Fatalf("read %d rows from the doc's decision table, want 10", rows)
+	}
+	if d := pol.InstallAllowed(72, false); d.Effect != Deny || d.By != "policy:max_risk" {
+		t.Errorf("docs/policy.md: a plugin with risk 72 must not install: %+v", d)
+	}
+	if pol.MaxTokenTTL != 15*time.Minute {
+		t.Errorf("docs/policy.md: tokens live at most 15 minutes, policy says %s", pol.MaxTokenTTL)
 	}
 }
 

@@ -34,6 +34,7 @@ func parseFilesystem(input string, off int, body string, o Options) (Pattern, er
 		return Pattern{}, err
 	}
 	p := Pattern{kind: Filesystem, body: joinPath(segs), base: literalBase(segs)}
+	p.lit = p.base == p.body
 	p.canon = string(Filesystem) + ":" + p.body
 	switch {
 	case p.base == "/":

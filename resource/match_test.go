@@ -233,3 +233,16 @@ func TestMatchWrongKind(t *testing.T) {
 		}
 	}
 }
+
+func TestIsCleanAbs(t *testing.T) {
+	cases := map[string]bool{
+		"/": true, "/a": true, "/a/b": true, "/.ssh": true, "/a/.b/..c/c..": true, "/a/...": true,
+		"": false, "a": false, "//": false, "/a/": false, "/a//b": false, "/./a": false, "/a/.": false,
+		"/a/..": false, "/../a": false, "/a/../b": false, "/a\x00": false, ".": false,
+	}
+	for in, want := range cases {
+		if got := isCleanAbs(in); got != want {
+			t.Errorf("isCleanAbs(%q) = %v, want %v", in, got, want)
+		}
+	}
+}

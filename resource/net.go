@@ -34,6 +34,7 @@ func parseNet(input string, off int, body string) (Pattern, error) {
 		return Pattern{}, err
 	}
 	p := Pattern{kind: Net, scheme: u.scheme, host: u.host, port: u.port, body: joinPath(segs)}
+	p.lit = literalBase(segs) == p.body
 	p.base = u.scheme + "://" + u.host + ":" + u.port
 	canon := "net:" + u.scheme + "://" + u.host
 	if u.port != defaultPorts[u.scheme] {
@@ -280,11 +281,11 @@ func netMatch(p Pattern, body string) bool {
 	if p.any {
 		return true
 	}
-	return p.scheme == u.scheme && p.port == u.port && hostCovers(p.host, u.host) && matchPath(p.body, path)
+	return p.scheme == u.scheme && p.port == u.port && hostCovers(p.host, u.host) && (p.lit && underPath(p.body, path) || !p.lit && matchPath(p.body, path))
 }
 
 func netContains(p, q Pattern) bool {
-	return p.scheme == q.scheme && p.port == q.port && hostCovers(p.host, q.host) && coverPath(p.body, q.body)
+	return p.scheme == q.scheme && p.port == q.port && hostCovers(p.host, q.host) && pathContains(p.body, p.lit, q.body)
 }
 
 // hostCovers reports whether host pattern ph matches every host qh matches.

@@ -19,6 +19,7 @@ type Pattern struct {
 	any   bool   // matches every resource of its kind
 	base  string // see Base
 	wild  string // reason the pattern is too broad, "" if it is not
+	lit   bool   // filesystem and net: the path has no wildcard
 
 	// net only
 	scheme, host, port string
@@ -177,7 +178,7 @@ func (p Pattern) Contains(q Pattern) bool {
 	}
 	switch p.kind {
 	case Filesystem:
-		return coverPath(p.body, q.body)
+		return pathContains(p.body, p.lit, q.body)
 	case Net:
 		return netContains(p, q)
 	case Plugin:
@@ -245,6 +246,9 @@ func (p Pattern) Match(name string) bool {
 func (p Pattern) MatchPath(abs string) bool {
 	if p.kind != Filesystem || !isCleanAbs(abs) {
 		return false
+	}
+	if p.lit {
+		return underPath(p.body, abs)
 	}
 	return matchPath(p.body, abs)
 }

@@ -181,6 +181,9 @@ func TestPropContainsSound(t *testing.T) {
 		} else {
 			p = genFSPattern().Draw(t, "p")
 		}
+		if p.lit && p.Contains(q) != coverPath(p.body, q.body) {
+			t.Fatalf("literal fast path disagrees with coverPath on %v ⊇ %v", p, q)
+		}
 		if !p.Contains(q) {
 			return
 		}

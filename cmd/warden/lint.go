@@ -83,7 +83,8 @@ func lintJSON(reports []*manifest.Report) lintOutput {
 	return out
 }
 
-// toolVersion is warden's version as SARIF's tool.driver.version.
+// toolVersion is warden's version as build metadata reports it (SARIF's
+// tool.driver.version, bundle provenance).
 func toolVersion() string {
 	if version != "" {
 		return version

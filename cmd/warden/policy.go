@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"os"
 	"path/filepath"
 	"strings"
 	"time"
@@ -56,7 +55,7 @@ func policyCheckCmd(a *app) *cobra.Command {
 				return a.printJSON(policyCheckJSON{File: file, Valid: true, Rules: len(p.Rules)})
 			}
 			fmt.Fprintf(a.out, "%s: valid policy, %d rule%s, tokens live at most %s, always ask for %s\n",
-				file, len(p.Rules), plural(len(p.Rules)), p.MaxTokenTTL, categoryList(p.AlwaysAsk))
+				file, len(p.Rules), pluralS(len(p.Rules)), p.MaxTokenTTL, categoryList(p.AlwaysAsk))
 			return nil
 		},
 	}
@@ -90,11 +89,11 @@ func (a *app) reportPolicyFaults(file string, ve *policy.ValidationError) error 
 	for _, fe := range ve.Errs {
 		fmt.Fprintln(a.errOut, fe.Error())
 	}
-	return withHint(fmt.Errorf("policy %s has %d fault%s", file, len(ve.Errs), plural(len(ve.Errs))),
+	return withHint(fmt.Errorf("policy %s has %d fault%s", file, len(ve.Errs), pluralS(len(ve.Errs))),
 		"fix each line above; docs/policy.md describes every field")
 }
 
-func plural(n int) string {
+func pluralS(n int) string {
 	if n == 1 {
 		return ""
 	}
@@ -271,10 +270,4 @@ func pluginPermissions(ctx context.Context, st *store.Store, plugin, path string
 		perms = append(perms, policy.Permission{Resource: p.Resource, Actions: p.Actions})
 	}
 	return perms, pub, keyID, from, nil
-}
-
-// statFile reports whether path exists as a file; used by tests.
-func statFile(path string) bool {
-	fi, err := os.Stat(path)
-	return err == nil && fi.Mode().IsRegular()
 }

@@ -1,0 +1,551 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/wardenproject/warden/audit"
+	"github.com/wardenproject/warden/audit/export"
+	"github.com/wardenproject/warden/hostkey"
+)
+
+// The audit command group: thin wrappers over package audit and audit/export.
+
+func auditDir(home string) string { return filepath.Join(home, "audit") }
+
+// openHostRing opens the host keyring under <home>/keys, whose current key
+// signs checkpoints and whose whole history verifies them.
+func openHostRing(home string) (*hostkey.Ring, error) {
+	r, err := hostkey.Open(filepath.Join(home, "keys"))
+	if err != nil {
+		return nil, withHint(err, "check that --home is a private directory you own")
+	}
+	return r, nil
+}
+
+// hostVerifierKeys returns the signed-note verifier keys of every host key,
+// retired ones included, so old checkpoints stay verifiable after rotation.
+func hostVerifierKeys(r *hostkey.Ring) ([]string, error) {
+	var out []string
+	for _, k := range r.Keys() {
+		vk, err := audit.VerifierKey(k.Public)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, vk)
+	}
+	return out, nil
+}
+
+// openLedger opens <home>/audit for writing, or read-only when a running host
+// holds it (the commands that must write say so themselves).
+func openLedger(home string) (*audit.Ledger, error) {
+	ring, err := openHostRing(home)
+	if err != nil {
+		return nil, err
+	}
+	vkeys, err := hostVerifierKeys(ring)
+	if err != nil {
+		return nil, err
+	}
+	dir := auditDir(home)
+	l, err := audit.Open(dir, audit.WithSigner(ring.Signer()), audit.WithVerifierKeys(vkeys...))
+	if errors.Is(err, audit.ErrLocked) {
+		l, err = audit.Open(dir, audit.ReadOnly(), audit.WithVerifierKeys(vkeys...))
+	}
+	if err != nil {
+		return nil, withHint(err, "run 'warden audit verify' to see what is wrong with the ledger")
+	}
+	return l, nil
+}
+
+func init() {
+	register(func(a *app) *cobra.Command {
+		c := &cobra.Command{
+			Use:   "audit",
+			Short: "Inspect, verify, prove and export the tamper-evident audit log",
+			Long: `The audit log under --home/audit holds one event per host call and per
+administrative change, as leaves of an RFC 6962 Merkle tree with checkpoints
+signed by the host key (docs/audit-format.md).`,
+		}
+		c.AddCommand(auditVerifyCmd(a), auditProveCmd(a), auditVerifyProofCmd(a), auditTailCmd(a),
+			auditShowCmd(a), auditExportCmd(a), auditPubkeyCmd(a))
+		return c
+	})
+}
+
+func auditVerifyCmd(a *app) *cobra.Command {
+	var keys []string
+	c := &cobra.Command{
+		Use:   "verify [--key VKEY]...",
+		Short: "Recompute the whole tree and check every record and checkpoint",
+		Long: `verify reads every record, recomputes the Merkle tree, checks every checkpoint
+signature, that checkpoints never go back, and that each one matches the
+events it covers. It names the first bad event or checkpoint and why, and
+exits 1 if anything is wrong. --key adds verifier keys (a key string or a file
+holding one) besides the host's own.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			home, err := a.home()
+			if err != nil {
+				return err
+			}
+			ring, err := openHostRing(home)
+			if err != nil {
+				return err
+			}
+			vkeys, err := hostVerifierKeys(ring)
+			if err != nil {
+				return err
+			}
+			for _, k := range keys {
+				vk, err := readKeyArg(k)
+				if err != nil {
+					return err
+				}
+				vkeys = append(vkeys, vk)
+			}
+			verifiers, err := audit.Verifiers(vkeys...)
+			if err != nil {
+				return usageErr(err, "pass the key printed by 'warden audit pubkey'")
+			}
+			var opts audit.VerifyOptions
+			tty := !a.json && isTerminal(a.errOut)
+			if tty {
+				opts.Progress = func(done, total uint64) {
+					fmt.Fprintf(a.errOut, "\rverifying: %d / %d events", done, total)
+				}
+			}
+			rep, err := audit.VerifyDir(cmdContext(cmd), auditDir(home), verifiers, opts)
+			if tty {
+				fmt.Fprintln(a.errOut)
+			}
+			var ie *audit.IntegrityError
+			if errors.As(err, &ie) {
+				if a.json {
+					if perr := a.printJSON(map[string]any{"ok": false, "kind": ie.KindName(), "index": ie.Index,
+						"checkpoint": ie.Checkpoint, "file": ie.File, "offset": ie.Offset, "error": ie.Error()}); perr != nil {
+						return perr
+					}
+					return exitCode(1)
+				}
+				return withHint(err, "keep a copy of the ledger directory as evidence; do not open it for writing until it is examined")
+			}
+			if err != nil {
+				return withHint(err, "is --home the right directory?")
+			}
+			if a.json {
+				return a.printJSON(map[string]any{"ok": true, "report": verifyReportJSON(rep)})
+			}
+			fmt.Fprintf(a.out, "ok: %d events in %d segments, %d checkpoints", rep.Events, rep.Segments, rep.Checkpoints)
+			if rep.Latest != nil {
+				fmt.Fprintf(a.out, ", latest covers %d", rep.Latest.Size)
+			}
+			fmt.Fprintln(a.out)
+			if rep.Unsigned > 0 {
+				fmt.Fprintf(a.out, "note: the newest %d events are not yet covered by a checkpoint\n", rep.Unsigned)
+			}
+			if rep.TornTail > 0 {
+				fmt.Fprintf(a.out, "note: %d bytes of an interrupted append follow the last record; the next open truncates them\n", rep.TornTail)
+			}
+			return nil
+		},
+	}
+	c.Flags().StringArrayVar(&keys, "key", nil, "extra verifier key (string or file)")
+	return c
+}
+
+func verifyReportJSON(r *audit.Report) map[string]any {
+	m := map[string]any{"origin": r.Origin, "events": r.Events, "segments": r.Segments,
+		"checkpoints": r.Checkpoints, "unsigned": r.Unsigned, "torn_tail_bytes": r.TornTail}
+	if r.Latest != nil {
+		m["latest"] = map[string]any{"size": r.Latest.Size, "root": r.Latest.Root.String()}
+	}
+	return m
+}
+
+func cmdContext(cmd *cobra.Command) context.Context {
+	if ctx := cmd.Context(); ctx != nil {
+		return ctx
+	}
+	return context.Background()
+}
+
+func auditProveCmd(a *app) *cobra.Command {
+	var outFile string
+	c := &cobra.Command{
+		Use:   "prove EVENT_ID [-o FILE]",
+		Short: "Write an inclusion proof of one event against the latest checkpoint",
+		Long: `prove writes a JSON document showing that the event is in the log the host
+signed: the event's canonical bytes, its leaf hash and index, the tree size,
+the signed checkpoint note and the proof hashes. Anyone with the host's
+verifier key ('warden audit pubkey') checks it with 'warden audit verify-proof'.
+EVENT_ID is the event's id or its index.`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			home, err := a.home()
+			if err != nil {
+				return err
+			}
+			l, err := openLedger(home)
+			if err != nil {
+				return err
+			}
+			defer l.Close()
+			e, err := l.Find(args[0])
+			if err != nil {
+				return withHint(err, "list events with 'warden audit tail'")
+			}
+			if c, ok := l.Latest(); !ok || e.Index >= c.Size {
+				if _, err := l.Checkpoint(cmdContext(cmd)); err != nil {
+					if errors.Is(err, audit.ErrReadOnly) {
+						return withHint(fmt.Errorf("event %s is newer than the latest checkpoint", args[0]),
+							"the running host signs the next checkpoint within a second; try again")
+					}
+					return err
+				}
+			}
+			p, err := l.ProveInclusion(e.Index)
+			if err != nil {
+				return withHint(err, "run 'warden audit verify'")
+			}
+			data, err := json.MarshalIndent(p, "", "  ")
+			if err != nil {
+				return err
+			}
+			data = append(data, '\n')
+			if outFile != "" && outFile != "-" {
+				if err := os.WriteFile(outFile, data, 0o644); err != nil {
+					return withHint(fmt.Errorf("write proof: %w", err), "choose a writable -o path")
+				}
+				if !a.json {
+					fmt.Fprintf(a.out, "wrote proof of event %d (tree of %d) to %s\n", p.Index, p.TreeSize, outFile)
+					return nil
+				}
+				return a.printJSON(map[string]any{"file": outFile, "index": p.Index, "tree_size": p.TreeSize})
+			}
+			_, err = a.out.Write(data)
+			return err
+		},
+	}
+	c.Flags().StringVarP(&outFile, "output", "o", "", "write the proof to FILE instead of standard output")
+	return c
+}
+
+// readKeyArg accepts a verifier key string or the name of a file holding one.
+func readKeyArg(s string) (string, error) {
+	if _, err := audit.Verifiers(s); err == nil {
+		return s, nil
+	}
+	b, err := os.ReadFile(s)
+	if err != nil {
+		return "", usageErr(fmt.Errorf("--key %q is neither a verifier key (name+hash+base64) nor a readable file: %w", s, err),
+			"pass the key printed by 'warden audit pubkey', or a file holding it")
+	}
+	return strings.TrimSpace(string(b)), nil
+}
+
+func auditVerifyProofCmd(a *app) *cobra.Command {
+	var key string
+	c := &cobra.Command{
+		Use:   "verify-proof PROOF --key HOST_PUBKEY",
+		Short: "Check an inclusion proof with nothing but the host's verifier key",
+		Long: `verify-proof checks a proof written by 'warden audit prove' offline: the
+checkpoint signature, the event's leaf hash, and the path to the signed root.
+PROOF is a file or - for standard input; HOST_PUBKEY is the verifier key
+string or a file holding it. No --home is needed.`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if key == "" {
+				return usageErr(errors.New("--key is required"), "pass the key printed by 'warden audit pubkey' on the host")
+			}
+			vk, err := readKeyArg(key)
+			if err != nil {
+				return err
+			}
+			verifiers, err := audit.Verifiers(vk)
+			if err != nil {
+				return usageErr(err, "pass the key printed by 'warden audit pubkey'")
+			}
+			var data []byte
+			if args[0] == "-" {
+				data, err = io.ReadAll(a.in)
+			} else {
+				data, err = os.ReadFile(args[0])
+			}
+			if err != nil {
+				return withHint(fmt.Errorf("read proof: %w", err), "pass the file written by 'warden audit prove -o'")
+			}
+			ev, c, err := audit.VerifyProof(data, verifiers)
+			if err != nil {
+				if a.json {
+					if perr := a.printJSON(map[string]any{"ok": false, "error": err.Error()}); perr != nil {
+						return perr
+					}
+					return exitCode(1)
+				}
+				return withHint(err, "the proof is not valid for this key: the event or checkpoint was changed, or the key is not the host's")
+			}
+			if a.json {
+				return a.printJSON(map[string]any{"ok": true, "origin": c.Origin, "tree_size": c.Size, "event": ev})
+			}
+			fmt.Fprintf(a.out, "ok: event %s (%s %s) is in log %s, signed at %d events\n", ev.ID, ev.Action, ev.Resource, c.Origin, c.Size)
+			return nil
+		},
+	}
+	c.Flags().StringVar(&key, "key", "", "host verifier key, or a file holding it")
+	return c
+}
+
+func auditTailCmd(a *app) *cobra.Command {
+	var follow bool
+	var plugin, action, since string
+	var n int
+	c := &cobra.Command{
+		Use:   "tail [-f] [--plugin P] [--action A] [--since T] [-n N]",
+		Short: "Print the newest audit events, optionally following new ones",
+		Long: `tail prints the last N events that match the filters (all of them with
+--since), one per line, or as JSON lines with --json. --since takes an RFC
+3339 time or a duration ago (10m, 2h). -f keeps printing new events until
+interrupted; it reads without locking, beside a running host.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			home, err := a.home()
+			if err != nil {
+				return err
+			}
+			var after time.Time
+			if since != "" {
+				if d, err := time.ParseDuration(since); err == nil {
+					after = time.Now().Add(-d)
+				} else if after, err = time.Parse(time.RFC3339Nano, since); err != nil {
+					return usageErr(fmt.Errorf("--since %q is neither a duration nor an RFC 3339 time", since), "use --since 10m or --since 2025-01-02T15:04:05Z")
+				}
+			}
+			if n < 0 {
+				return usageErr(errors.New("-n must not be negative"), "use -n 20")
+			}
+			l, err := audit.Open(auditDir(home), audit.ReadOnly())
+			if err != nil {
+				return withHint(err, "run 'warden audit verify'")
+			}
+			defer l.Close()
+			match := func(e *audit.Event) bool {
+				return (plugin == "" || e.Actor.Plugin == plugin) && (action == "" || e.Action == action || strings.HasSuffix(action, ".*") && strings.HasPrefix(e.Action, strings.TrimSuffix(action, "*"))) &&
+					(after.IsZero() || !e.Time.Before(after))
+			}
+			var last []audit.Entry
+			next := uint64(0)
+			for e, err := range l.Read(0) {
+				if err != nil {
+					return withHint(err, "run 'warden audit verify'")
+				}
+				next = e.Index + 1
+				if match(e.Event) {
+					last = append(last, e)
+					if since == "" && len(last) > n {
+						last = last[1:]
+					}
+				}
+			}
+			for _, e := range last {
+				if err := a.printEntry(e); err != nil {
+					return err
+				}
+			}
+			if !follow {
+				return nil
+			}
+			ctx := cmdContext(cmd)
+			tick := time.NewTicker(250 * time.Millisecond)
+			defer tick.Stop()
+			for {
+				select {
+				case <-ctx.Done():
+					return nil
+				case <-tick.C:
+				}
+				for e, err := range l.Read(next) {
+					if err != nil {
+						return withHint(err, "run 'warden audit verify'")
+					}
+					next = e.Index + 1
+					if match(e.Event) {
+						if err := a.printEntry(e); err != nil {
+							return err
+						}
+					}
+				}
+			}
+		},
+	}
+	f := c.Flags()
+	f.BoolVarP(&follow, "follow", "f", false, "keep printing new events")
+	f.StringVar(&plugin, "plugin", "", "only events of this plugin")
+	f.StringVar(&action, "action", "", "only this action (fs.* for a family)")
+	f.StringVar(&since, "since", "", "only events at or after this time (RFC 3339) or this long ago (10m)")
+	f.IntVarP(&n, "lines", "n", 20, "how many of the newest matching events to print")
+	return c
+}
+
+func (a *app) printEntry(e audit.Entry) error {
+	if a.json {
+		_, err := fmt.Fprintf(a.out, "%s\n", e.Raw)
+		return err
+	}
+	ev := e.Event
+	outcome := ev.Outcome
+	if ev.Decision.Effect != "" {
+		outcome = ev.Decision.Effect + "/" + outcome
+	}
+	_, err := fmt.Fprintf(a.out, "%s  %-8d %-14s %-16s %-12s %s\n", ev.Time.UTC().Format(time.RFC3339Nano), e.Index,
+		ev.Action, dash(ev.Actor.Plugin), dash(outcome), ev.Resource)
+	return err
+}
+
+func dash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
+
+func auditShowCmd(a *app) *cobra.Command {
+	return &cobra.Command{
+		Use:   "show ID",
+		Short: "Print one audit event in full",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			home, err := a.home()
+			if err != nil {
+				return err
+			}
+			l, err := audit.Open(auditDir(home), audit.ReadOnly())
+			if err != nil {
+				return withHint(err, "run 'warden audit verify'")
+			}
+			defer l.Close()
+			e, err := l.Find(args[0])
+			if err != nil {
+				return withHint(err, "list events with 'warden audit tail'")
+			}
+			if a.json {
+				return a.printJSON(map[string]any{"index": e.Index, "event": json.RawMessage(e.Raw)})
+			}
+			var pretty map[string]any
+			_ = json.Unmarshal(e.Raw, &pretty)
+			fmt.Fprintf(a.out, "index: %d\n", e.Index)
+			enc := json.NewEncoder(a.out)
+			enc.SetIndent("", "  ")
+			enc.SetEscapeHTML(false)
+			return enc.Encode(pretty)
+		},
+	}
+}
+
+func auditPubkeyCmd(a *app) *cobra.Command {
+	return &cobra.Command{
+		Use:   "pubkey",
+		Short: "Print the verifier key that checks this host's checkpoints and proofs",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			home, err := a.home()
+			if err != nil {
+				return err
+			}
+			ring, err := openHostRing(home)
+			if err != nil {
+				return err
+			}
+			vk, err := audit.VerifierKey(ring.Signer().Public())
+			if err != nil {
+				return err
+			}
+			if a.json {
+				all, err := hostVerifierKeys(ring)
+				if err != nil {
+					return err
+				}
+				return a.printJSON(map[string]any{"key": vk, "key_id": ring.Signer().KeyID(), "all": all})
+			}
+			fmt.Fprintln(a.out, vk)
+			return nil
+		},
+	}
+}
+
+func auditExportCmd(a *app) *cobra.Command {
+	var once bool
+	c := &cobra.Command{
+		Use:   "export --once",
+		Short: "Send new audit events to the sinks in <home>/audit/export.json",
+		Long: `export sends every event not yet delivered to each sink configured in
+<home>/audit/export.json (NDJSON file, syslog over TCP or UDP, OTLP/HTTP logs;
+native JSON or OCSF payloads), then stores each sink's cursor. Delivery is at
+least once: receivers deduplicate by event id. See docs/audit-format.md.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if !once {
+				return usageErr(errors.New("only --once is supported from the CLI"), "run 'warden audit export --once'; the host exports continuously")
+			}
+			home, err := a.home()
+			if err != nil {
+				return err
+			}
+			dir := auditDir(home)
+			cfg, raw, err := export.LoadConfig(filepath.Join(dir, export.ConfigFile))
+			if err != nil {
+				return withHint(err, "write "+filepath.Join(dir, export.ConfigFile)+` like {"sinks":[{"name":"siem","type":"file","path":"/var/log/warden.ndjson"}]}`)
+			}
+			l, err := openLedger(home)
+			if err != nil {
+				return err
+			}
+			defer l.Close()
+			ctx := cmdContext(cmd)
+			if _, err := export.RecordConfig(ctx, dir, raw, l); err != nil {
+				if !errors.Is(err, audit.ErrReadOnly) {
+					return err
+				}
+				fmt.Fprintln(a.errOut, "warning: the export configuration changed, but a running host holds the ledger; it records the change")
+			}
+			x, err := export.New(dir, cfg)
+			if err != nil {
+				return withHint(err, "fix "+filepath.Join(dir, export.ConfigFile))
+			}
+			defer x.Close()
+			results, err := x.Once(ctx, l)
+			if a.json {
+				out := map[string]any{"sinks": results, "ok": err == nil}
+				if err != nil {
+					out["error"] = err.Error()
+				}
+				if perr := a.printJSON(out); perr != nil {
+					return perr
+				}
+				if err != nil {
+					return exitCode(1)
+				}
+				return nil
+			}
+			for _, r := range results {
+				fmt.Fprintf(a.out, "%s: sent %d events (cursor %d)\n", r.Sink, r.Sent, r.Cursor)
+			}
+			if err != nil {
+				return withHint(err, "the cursor of a failed sink did not move; the next run resends from there")
+			}
+			return nil
+		},
+	}
+	c.Flags().BoolVar(&once, "once", false, "export what is pending now, then exit")
+	return c
+}

@@ -1,0 +1,162 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"text/tabwriter"
+
+	"github.com/spf13/cobra"
+
+	"github.com/wardenproject/warden/bundle"
+	"github.com/wardenproject/warden/bundle/install"
+	"github.com/wardenproject/warden/consent"
+	"github.com/wardenproject/warden/trust"
+)
+
+func init() {
+	register(installCmd)
+	register(listCmd)
+	register(uninstallCmd)
+}
+
+func (a *app) installConfig(cmd *cobra.Command, policyFile string) (install.Config, func(), error) {
+	homeDir, err := a.home()
+	if err != nil {
+		return install.Config{}, nil, err
+	}
+	reg, err := trust.Open(homeDir)
+	if err != nil {
+		return install.Config{}, nil, withHint(err, "inspect or remove the damaged file under "+homeDir+"/trust")
+	}
+	pol, err := a.loadPolicy(homeDir, policyFile)
+	if err != nil {
+		return install.Config{}, nil, err
+	}
+	st, err := openStateStore(ctxOf(cmd), a, homeDir)
+	if err != nil {
+		return install.Config{}, nil, err
+	}
+	return install.Config{Home: homeDir, Store: st, Trust: reg, Policy: pol}, func() { st.Close() }, nil
+}
+
+func installCmd(a *app) *cobra.Command {
+	var yes bool
+	var policyFile string
+	cmd := &cobra.Command{
+		Use:   "install BUNDLE [--yes]",
+		Short: "Verify a bundle, ask for consent, and install the plugin",
+		Long: `install verifies BUNDLE (it must be valid-trusted), runs the submission checks
+(no lint errors, SBOM and provenance present, risk within the policy's max_risk),
+then shows the consent screen: every permission with its resource, actions,
+reason and risk; accept all (a), toggle some (1-9, space) and accept (Enter),
+or refuse (r, Ctrl-C). Publishers pre-approved by the policy skip the screen.
+--yes installs with every permission, only where the policy sets
+unattended_install: true. Files go to <home>/plugins/NAME/VERSION/.`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			b, err := bundle.ReadFile(args[0], bundle.Limits{})
+			if err != nil {
+				return &exitError{code: bundle.ExitCodeUnreadable, err: err, hint: "the file is not a bundle warden will open; do not install it"}
+			}
+			cfg, done, err := a.installConfig(cmd, policyFile)
+			if err != nil {
+				return err
+			}
+			defer done()
+			cfg.Yes = yes
+			if f, ok := a.in.(*os.File); ok && !yes && isTerminal(f) && isTerminal(a.out) {
+				restore, err := consent.MakeRaw(f)
+				if err != nil {
+					return err
+				}
+				defer restore()
+				cfg.Prompter = consent.New(f, a.out)
+			}
+			rep, err := install.Install(ctxOf(cmd), b, cfg)
+			var ve *install.VerifyError
+			switch {
+			case errors.As(err, &ve):
+				return &exitError{code: ve.Result.ExitCode, err: err, hint: "run 'warden verify " + args[0] + "' for details; only valid-trusted bundles install"}
+			case errors.Is(err, install.ErrNeedsConsent):
+				return withHint(err, "run it in a terminal to see the consent screen, or pass --yes where the policy sets unattended_install: true")
+			case errors.Is(err, install.ErrPolicy):
+				return withHint(err, "ask your administrator, or run 'warden risk' on the manifest")
+			case errors.Is(err, install.ErrInstalled):
+				return withHint(err, "run 'warden uninstall "+b.Manifest().Name+"' first")
+			case errors.Is(err, install.ErrSubmission):
+				return withHint(err, "the publisher must fix the bundle; 'warden lint' shows manifest faults")
+			case errors.Is(err, install.ErrRefused), errors.Is(err, install.ErrInterrupted):
+				return withHint(err, "nothing was installed")
+			case err != nil:
+				return err
+			}
+			if a.json {
+				return a.printJSON(rep)
+			}
+			fmt.Fprintf(a.out, "installed %s %s (%s, risk %d) in %s with %d grant(s)\n", rep.Plugin, rep.Version, rep.By, rep.Risk, rep.Path, len(rep.Grants))
+			return nil
+		},
+	}
+	cmd.Flags().BoolVar(&yes, "yes", false, "install without the consent screen (needs unattended_install in the policy)")
+	cmd.Flags().StringVar(&policyFile, "policy", "", "policy file (default <home>/policy.yaml, else built-in)")
+	return cmd
+}
+
+func listCmd(a *app) *cobra.Command {
+	return &cobra.Command{
+		Use:   "list",
+		Short: "List installed plugins with version, publisher, trust state and risk",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			cfg, done, err := a.installConfig(cmd, "")
+			if err != nil {
+				return err
+			}
+			defer done()
+			ps, err := install.List(ctxOf(cmd), cfg)
+			if err != nil {
+				return err
+			}
+			if a.json {
+				return a.printJSON(ps)
+			}
+			if len(ps) == 0 {
+				fmt.Fprintln(a.out, "no plugins installed")
+				return nil
+			}
+			tw := tabwriter.NewWriter(a.out, 0, 4, 2, ' ', 0)
+			fmt.Fprintln(tw, "NAME\tVERSION\tPUBLISHER\tTRUST\tRISK")
+			for _, p := range ps {
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\n", p.Name, p.Version, p.Publisher, p.Trust, p.Risk)
+			}
+			return tw.Flush()
+		},
+	}
+}
+
+func uninstallCmd(a *app) *cobra.Command {
+	return &cobra.Command{
+		Use:   "uninstall NAME",
+		Short: "Remove a plugin, its grants and data, and revoke its tokens",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			cfg, done, err := a.installConfig(cmd, "")
+			if err != nil {
+				return err
+			}
+			defer done()
+			if err := install.Uninstall(ctxOf(cmd), args[0], cfg); err != nil {
+				if errors.Is(err, install.ErrNotInstalled) {
+					return withHint(err, "run 'warden list' for installed plugins")
+				}
+				return err
+			}
+			if a.json {
+				return a.printJSON(map[string]string{"uninstalled": args[0]})
+			}
+			fmt.Fprintf(a.out, "uninstalled %s; its grants and data are gone and its tokens revoked\n", args[0])
+			return nil
+		},
+	}
+}

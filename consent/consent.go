@@ -1,0 +1,246 @@
+// Package consent is the install consent screen: it shows a person every
+// permission a plugin asks for — resource, actions, the author's reason and its
+// share of the risk score — and lets them accept all, accept some, or refuse.
+//
+// The screen reads single key presses from a terminal in raw mode and writes
+// ANSI text; both sides sit behind io.Reader and io.Writer so tests can drive
+// it through a pseudo-terminal exactly as a person would.
+//
+// What it does differently from package managers' "Proceed? [y/N]", and why:
+// each permission can be refused on its own, nothing is selected until the
+// person selects it (Enter with nothing selected refuses), and Ctrl-C or end
+// of input refuses — the screen fails closed. An install prompt that defaults
+// to yes trains people to press Enter; the grants a plugin gets here are the
+// only ones it has until someone runs `warden grant`.
+package consent
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+
+	"golang.org/x/term"
+)
+
+// Errors Ask returns when nothing was accepted.
+var (
+	// ErrRefused: the person refused the install.
+	ErrRefused = errors.New("install refused at the consent screen")
+	// ErrInterrupted: Ctrl-C, Ctrl-D or end of input; treated as a refusal.
+	ErrInterrupted = errors.New("consent screen interrupted; install refused")
+)
+
+// Item is one permission on the screen.
+type Item struct {
+	Resource string
+	Actions  []string
+	Reason   string // the author's reason, from the manifest
+	Risk     int    // this permission's points of the risk score
+}
+
+// Request is what the screen shows.
+type Request struct {
+	Plugin    string
+	Version   string
+	Publisher string
+	KeyID     string
+	Trust     string // one line about the signature, e.g. "signed by Acme with a trusted key"
+	Risk      int    // total risk score, 0–100
+	Band      string // low, medium, high, critical
+	Items     []Item
+}
+
+// Decision is what the person chose: the indexes of Request.Items accepted,
+// in order. It is returned only with a nil error, and then Accepted is
+// non-empty.
+type Decision struct {
+	Accepted []int
+}
+
+// Screen runs the consent dialogue over a terminal.
+type Screen struct {
+	in  io.Reader
+	out io.Writer
+}
+
+// New returns a screen reading keys from in and drawing on out. in must
+// deliver key presses unbuffered (a terminal in raw mode; see MakeRaw).
+func New(in io.Reader, out io.Writer) *Screen { return &Screen{in: in, out: out} }
+
+// MakeRaw puts the terminal f into raw mode and returns the function that
+// restores it. In raw mode Ctrl-C arrives as a byte instead of a signal, so the
+// screen, not the kernel, decides what it means: refuse.
+func MakeRaw(f *os.File) (restore func(), err error) {
+	st, err := term.MakeRaw(int(f.Fd()))
+	if err != nil {
+		return nil, fmt.Errorf("consent screen: put %s in raw mode: %w", f.Name(), err)
+	}
+	return func() { _ = term.Restore(int(f.Fd()), st) }, nil
+}
+
+// Keys the screen understands.
+const (
+	keyCtrlC = 0x03
+	keyCtrlD = 0x04
+	keyEsc   = 0x1b
+)
+
+// Ask shows req and returns the person's decision, ErrRefused or
+// ErrInterrupted. With no items it asks only to confirm or refuse.
+func (s *Screen) Ask(ctx context.Context, req Request) (Decision, error) {
+	selected := make([]bool, len(req.Items))
+	cursor := 0
+	msg := ""
+	buf := make([]byte, 1)
+	var pending []byte // an escape sequence in progress
+	for {
+		if err := ctx.Err(); err != nil {
+			return Decision{}, ErrInterrupted
+		}
+		s.draw(req, selected, cursor, msg)
+		msg = ""
+		n, err := s.in.Read(buf)
+		if n == 0 {
+			if err != nil {
+				s.say("\r\nInterrupted: nothing installed.\r\n")
+				return Decision{}, ErrInterrupted
+			}
+			continue
+		}
+		c := buf[0]
+		if len(pending) > 0 || c == keyEsc {
+			pending = append(pending, c)
+			switch string(pending) {
+			case "\x1b", "\x1b[", "\x1bO":
+				continue
+			case "\x1b[A", "\x1bOA":
+				cursor = max(cursor-1, 0)
+			case "\x1b[B", "\x1bOB":
+				cursor = min(cursor+1, max(len(req.Items)-1, 0))
+			}
+			pending = nil
+			continue
+		}
+		switch {
+		case c == keyCtrlC || c == keyCtrlD:
+			s.say("\r\nInterrupted: nothing installed.\r\n")
+			return Decision{}, ErrInterrupted
+		case c == 'a' || c == 'A':
+			all := make([]int, len(req.Items))
+			for i := range all {
+				all[i] = i
+			}
+			s.say("\r\nAccepted every permission.\r\n")
+			return Decision{Accepted: all}, nil
+		case c == 'r' || c == 'R' || c == 'n' || c == 'N' || c == 'q' || c == 'Q':
+			s.say("\r\nRefused: nothing installed.\r\n")
+			return Decision{}, ErrRefused
+		case c >= '1' && c <= '9':
+			i := int(c - '1')
+			if i < len(req.Items) {
+				selected[i] = !selected[i]
+				cursor = i
+			} else {
+				msg = fmt.Sprintf("There is no permission %c.", c)
+			}
+		case c == ' ' || c == 'x':
+			if len(req.Items) > 0 {
+				selected[cursor] = !selected[cursor]
+			}
+		case c == 'j':
+			cursor = min(cursor+1, max(len(req.Items)-1, 0))
+		case c == 'k':
+			cursor = max(cursor-1, 0)
+		case c == '\r' || c == '\n':
+			var d Decision
+			for i, on := range selected {
+				if on {
+					d.Accepted = append(d.Accepted, i)
+				}
+			}
+			if len(req.Items) == 0 {
+				s.say("\r\nInstalling.\r\n")
+				return d, nil
+			}
+			if len(d.Accepted) == 0 {
+				s.say("\r\nNothing selected: refused, nothing installed.\r\n")
+				return Decision{}, ErrRefused
+			}
+			s.say(fmt.Sprintf("\r\nAccepted %d of %d permissions.\r\n", len(d.Accepted), len(req.Items)))
+			return d, nil
+		default:
+			msg = "Press a, 1–9, space, Enter, r or Ctrl-C."
+		}
+	}
+}
+
+func (s *Screen) say(text string) { io.WriteString(s.out, text) }
+
+// draw repaints the whole screen. Raw mode turns off output processing, so
+// every line ends in "\r\n".
+func (s *Screen) draw(req Request, selected []bool, cursor int, msg string) {
+	var b strings.Builder
+	b.WriteString("\x1b[H\x1b[2J")
+	fmt.Fprintf(&b, "Install %s %s from %s?\r\n", sanitize(req.Plugin), sanitize(req.Version), orUnknown(req.Publisher))
+	if req.Trust != "" {
+		fmt.Fprintf(&b, "  %s\r\n", sanitize(req.Trust))
+	}
+	fmt.Fprintf(&b, "  Risk score %d/100 (%s)\r\n\r\n", req.Risk, orUnknown(req.Band))
+	if len(req.Items) == 0 {
+		b.WriteString("It asks for no permissions.\r\n\r\n  Enter install · r refuse · Ctrl-C cancel\r\n")
+	} else {
+		fmt.Fprintf(&b, "It asks for %d permission%s:\r\n", len(req.Items), plural(len(req.Items)))
+		for i, it := range req.Items {
+			mark, point := " ", " "
+			if selected[i] {
+				mark = "x"
+			}
+			if i == cursor {
+				point = ">"
+			}
+			num := " "
+			if i < 9 {
+				num = fmt.Sprint(i + 1)
+			}
+			fmt.Fprintf(&b, "%s[%s] %s  %s  %s  (risk +%d)\r\n", point, mark, num, sanitize(it.Resource), sanitize(strings.Join(it.Actions, ",")), it.Risk)
+			reason := it.Reason
+			if reason == "" {
+				reason = "(the author gave no reason)"
+			}
+			fmt.Fprintf(&b, "         why: %s\r\n", sanitize(reason))
+		}
+		b.WriteString("\r\n  a accept all · 1-9/space toggle · Enter accept selected · r refuse · Ctrl-C cancel\r\n")
+	}
+	if msg != "" {
+		fmt.Fprintf(&b, "  %s\r\n", msg)
+	}
+	io.WriteString(s.out, b.String())
+}
+
+// sanitize drops control characters from author-supplied text, so a reason
+// cannot move the cursor, clear the screen or forge a line of the dialogue.
+func sanitize(s string) string {
+	return strings.Map(func(r rune) rune {
+		if r < 0x20 || r == 0x7f || (r >= 0x80 && r < 0xa0) {
+			return -1
+		}
+		return r
+	}, s)
+}
+
+func orUnknown(s string) string {
+	if s == "" {
+		return "(unknown)"
+	}
+	return sanitize(s)
+}
+
+func plural(n int) string {
+	if n == 1 {
+		return ""
+	}
+	return "s"
+}

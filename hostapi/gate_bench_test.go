@@ -1,0 +1,114 @@
+package hostapi
+
+import (
+	"context"
+	"path/filepath"
+	"testing"
+
+	"github.com/wardenproject/warden/audit"
+
+	"github.com/wardenproject/warden/hostapi/internal/fsprov"
+	"github.com/wardenproject/warden/resource"
+)
+
+// BenchmarkGateCall measures a host call through the whole gate — params
+// decoded and validated, the cached token check, the policy, the provider and
+// the audit enqueue — beside the provider alone, so that the difference is
+// what the gate adds (BENCHMARKS.md P1: at most 2 µs).
+func BenchmarkGateCall(b *testing.B) {
+	e := newEnv(b)
+	ctx := context.Background()
+	p := filepath.Join(e.data, "a.csv")
+	statParams := []byte(`{"path":"` + p + `"}`)
+	logParams := []byte(`{"level":"debug","message":"tick"}`)
+	// Keep the ledger's writer from falling behind by more than a batch.
+	sync := func(i int) {
+		if i%4096 == 0 {
+			_ = e.gate.Flush(ctx)
+		}
+	}
+	b.Run("fs.stat", func(b *testing.B) {
+		b.ReportAllocs()
+		i := 0
+		for b.Loop() {
+			if _, err := e.gate.Call(ctx, e.caller, "fs.stat", "", statParams); err != nil {
+				b.Fatal(err)
+			}
+			i++
+			sync(i)
+		}
+	})
+	b.Run("fs.stat/provider-only", func(b *testing.B) {
+		b.ReportAllocs()
+		pat := resource.MustParse("filesystem:" + e.data + "/**")
+		g := fsprov.Grant{Base: pat.Base(), Match: pat.MatchPath}
+		for b.Loop() {
+			if _, err := fsprov.Stat(g, p); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("log.write", func(b *testing.B) {
+		b.ReportAllocs()
+		i := 0
+		for b.Loop() {
+			if _, err := e.gate.Call(ctx, e.caller, "log.write", "", logParams); err != nil {
+				b.Fatal(err)
+			}
+			i++
+			sync(i)
+		}
+	})
+	b.Run("kv.get-denied", func(b *testing.B) {
+		b.ReportAllocs()
+		params := []byte(`{"key":"secrets/x"}`)
+		i := 0
+		for b.Loop() {
+			if _, err := e.gate.Call(ctx, e.caller, "kv.get", "", params); err == nil {
+				b.Fatal("allowed")
+			}
+			i++
+			sync(i)
+		}
+	})
+	// The same calls with an auditor that only encodes nothing and counts:
+	// what the gate itself costs, without the ledger's write and hashing.
+	cfg := e.gate.cfg
+	cfg.Audit = nullAuditor{}
+	ng, err := NewGate(cfg)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Run("log.write/null-ledger", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			if _, err := ng.Call(ctx, e.caller, "log.write", "", logParams); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("fs.stat/null-ledger", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			if _, err := ng.Call(ctx, e.caller, "fs.stat", "", statParams); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("decode-only", func(b *testing.B) {
+		b.ReportAllocs()
+		m := e.gate.methods["fs.stat"]
+		var a args
+		for b.Loop() {
+			if decodeParams(statParams, &a) != nil || m.params.validate(&a) != nil {
+				b.Fatal("invalid")
+			}
+		}
+	})
+}
+
+type nullAuditor struct{}
+
+func (nullAuditor) Enqueue(*audit.Event) (uint64, error)                 { return 0, nil }
+func (nullAuditor) Append(context.Context, *audit.Event) (uint64, error) { return 0, nil }
+func (nullAuditor) Sync(context.Context) error                           { return nil }

@@ -1,0 +1,3 @@
+module example.com/wardenbenchextism
+
+go 1.24
