@@ -202,6 +202,8 @@ func (l *Ledger) loadOrigin() error {
 		if err := syncDir(l.dir); err != nil {
 			return err
 		}
+	} else if errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("open audit ledger %s: %w: no events have been logged there yet", l.dir, ErrNotFound)
 	} else if err != nil {
 		return fmt.Errorf("read audit ledger origin: %w", err)
 	}

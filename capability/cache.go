@@ -34,7 +34,7 @@ const cacheShards = 64
 type cacheShard struct {
 	mu sync.RWMutex
 	m  map[uint64]*cacheEntry
-	_  [40]byte // keep shards on separate cache lines
+	_  [32]byte // keep shards on separate cache lines (24+8+32 bytes)
 }
 
 type cacheEntry struct {

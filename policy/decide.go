@@ -3,6 +3,7 @@ package policy
 import (
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -118,6 +119,7 @@ type Grants struct {
 
 type grant struct {
 	id      int64
+	by      string // "grant:<id>", built once so that Decide does not format it
 	pat     resource.Pattern
 	acts    []string
 	expires time.Time
@@ -143,7 +145,7 @@ func NewGrants(rows []store.Grant, o resource.Options) (*Grants, error) {
 			byKind = map[resource.Kind][]grant{}
 			g.byPlugin[r.Plugin] = byKind
 		}
-		byKind[pat.Kind()] = append(byKind[pat.Kind()], grant{id: r.ID, pat: pat, acts: r.Actions, expires: r.Expires})
+		byKind[pat.Kind()] = append(byKind[pat.Kind()], grant{id: r.ID, by: "grant:" + strconv.FormatInt(r.ID, 10), pat: pat, acts: r.Actions, expires: r.Expires})
 		g.n++
 	}
 	return g, errors.Join(errs...)
@@ -188,6 +190,7 @@ type bucket struct {
 type crule struct {
 	*Rule
 	order int
+	by    string // "rule:<id>"
 }
 
 // NewEngine indexes p's rules and starts with grants g (nil: none). A nil p
@@ -207,7 +210,7 @@ func NewEngine(p *Policy, g *Grants) *Engine {
 				e.kinds[r.pattern.Kind()] = b
 			}
 		}
-		c := &crule{Rule: r, order: i}
+		c := &crule{Rule: r, order: i, by: "rule:" + r.ID}
 		if r.Plugin != "" && !strings.Contains(r.Plugin, "*") {
 			if b.byPlugin == nil {
 				b.byPlugin = map[string][]*crule{}
@@ -232,10 +235,11 @@ func (e *Engine) Grants() *Grants { return e.grants.Load() }
 
 // target is the resource a request is about: a concrete name or a pattern.
 type target struct {
-	kind  resource.Kind
-	name  string
-	pat   resource.Pattern
-	isPat bool
+	kind   resource.Kind
+	name   string
+	pat    resource.Pattern
+	isPat  bool
+	fsPath string // for a filesystem name, the path: lets within skip patterns by Base
 }
 
 func (t *target) String() string {
@@ -249,6 +253,11 @@ func (t *target) String() string {
 func (t *target) within(p resource.Pattern) bool {
 	if t.isPat {
 		return p.Contains(t.pat)
+	}
+	// Every path a filesystem pattern matches starts with its literal Base, so
+	// a failed prefix test is a cheap, sound "no" before the full match.
+	if t.fsPath != "" && !strings.HasPrefix(t.fsPath, p.Base()) {
+		return false
 	}
 	return p.Match(t.name)
 }
@@ -317,6 +326,9 @@ func (e *Engine) Decide(r Request) Decision {
 				Reason: fmt.Sprintf("%q is not a resource name warden knows; a name starts with one of its kinds, such as filesystem: or net:.", r.Resource)}
 		}
 		t.kind = k
+		if k == resource.Filesystem {
+			t.fsPath = r.Resource[len("filesystem:"):]
+		}
 	}
 	if !resource.ValidAction(t.kind, r.Action) {
 		return Decision{Effect: Deny, By: "default",
@@ -356,20 +368,20 @@ func (e *Engine) Decide(r Request) Decision {
 	res := t.String()
 
 	if deny != nil {
-		return Decision{Effect: Deny, By: "rule:" + deny.ID,
-			Reason: fmt.Sprintf("Policy rule %q denies %s on %s%s", deny.ID, r.Action, res, because(deny.Reason))}
+		return Decision{Effect: Deny, By: deny.by,
+			Reason: "Policy rule " + strconv.Quote(deny.ID) + " denies " + r.Action + " on " + res + because(deny.Reason)}
 	}
 	if !r.Manifest.covers(&t, r.Action) {
 		return Decision{Effect: Deny, By: "manifest",
-			Reason: fmt.Sprintf("Plugin %q did not declare %s on %s in its manifest, and nothing outside a manifest can be granted.", r.Plugin, r.Action, res)}
+			Reason: "Plugin " + strconv.Quote(r.Plugin) + " did not declare " + r.Action + " on " + res + " in its manifest, and nothing outside a manifest can be granted."}
 	}
 	ttl := e.pol.MaxTokenTTL
 	if ttl <= 0 {
 		ttl = DefaultMaxTokenTTL
 	}
 	if ask != nil {
-		return Decision{Effect: Ask, By: "rule:" + ask.ID, MaxTTL: ttl,
-			Reason: fmt.Sprintf("Policy rule %q requires a person to confirm %s on %s%s", ask.ID, r.Action, res, because(ask.Reason))}
+		return Decision{Effect: Ask, By: ask.by, MaxTTL: ttl,
+			Reason: "Policy rule " + strconv.Quote(ask.ID) + " requires a person to confirm " + r.Action + " on " + res + because(ask.Reason)}
 	}
 	gr := e.grants.Load().find(r.Plugin, &t, r.Action, now)
 	pub, pre := e.pol.preapproved(r.Publisher, r.PublisherKeyID)
@@ -377,16 +389,16 @@ func (e *Engine) Decide(r Request) Decision {
 	var by, why string
 	switch {
 	case allow != nil:
-		by = "rule:" + allow.ID
-		why = fmt.Sprintf("Policy rule %q allows %s on %s%s", allow.ID, r.Action, res, because(allow.Reason))
+		by = allow.by
+		why = "Policy rule " + strconv.Quote(allow.ID) + " allows " + r.Action + " on " + res + because(allow.Reason)
 	case gr != nil:
-		by = fmt.Sprintf("grant:%d", gr.id)
-		why = fmt.Sprintf("The user's grant %d allows %s on %s", gr.id, r.Action, res)
+		by = gr.by
+		until := "."
 		if !gr.expires.IsZero() {
-			why += " until " + gr.expires.UTC().Format(time.RFC3339)
+			until = " until " + gr.expires.UTC().Format(time.RFC3339) + "."
 			ttl = min(ttl, gr.expires.Sub(now))
 		}
-		why += "."
+		why = "The user's grant " + gr.by[len("grant:"):] + " allows " + r.Action + " on " + res + until
 	case pre:
 		by = "manifest"
 		who := pub.Name
@@ -396,7 +408,7 @@ func (e *Engine) Decide(r Request) Decision {
 		why = fmt.Sprintf("Publisher %q is pre-approved by the policy, so the manifest's declaration of %s on %s is granted.", who, r.Action, res)
 	default:
 		return Decision{Effect: Deny, By: "default",
-			Reason: fmt.Sprintf("No policy rule or user grant allows %s on %s for plugin %q, and no rule means deny.", r.Action, res, r.Plugin)}
+			Reason: "No policy rule or user grant allows " + r.Action + " on " + res + " for plugin " + strconv.Quote(r.Plugin) + ", and no rule means deny."}
 	}
 	if allow == nil || !allow.OverrideAsk {
 		for _, c := range e.pol.AlwaysAsk {
@@ -417,7 +429,7 @@ func because(reason string) string {
 		return "."
 	}
 	if !strings.HasSuffix(reason, ".") && !strings.HasSuffix(reason, "!") && !strings.HasSuffix(reason, "?") {
-		reason += "."
+		return ": " + reason + "."
 	}
 	return ": " + reason
 }
