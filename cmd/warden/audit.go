@@ -125,6 +125,13 @@ holding one) besides the host's own.`,
 					fmt.Fprintf(a.errOut, "\rverifying: %d / %d events", done, total)
 				}
 			}
+			if _, err := os.Stat(filepath.Join(auditDir(home), "origin")); errors.Is(err, os.ErrNotExist) {
+				if a.json {
+					return a.printJSON(map[string]any{"ok": true, "report": map[string]any{"events": 0}})
+				}
+				fmt.Fprintln(a.out, "ok: no audit events have been logged yet")
+				return nil
+			}
 			rep, err := audit.VerifyDir(cmdContext(cmd), auditDir(home), verifiers, opts)
 			if tty {
 				fmt.Fprintln(a.errOut)
@@ -335,6 +342,9 @@ interrupted; it reads without locking, beside a running host.`,
 				return usageErr(errors.New("-n must not be negative"), "use -n 20")
 			}
 			l, err := audit.Open(auditDir(home), audit.ReadOnly())
+			if errors.Is(err, audit.ErrNotFound) && !follow {
+				return nil // nothing logged yet
+			}
 			if err != nil {
 				return withHint(err, "run 'warden audit verify'")
 			}
