@@ -52,6 +52,7 @@ import (
 	"io/fs"
 	"net/url"
 	"os"
+	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
@@ -126,7 +127,7 @@ func WithRecorder(r Recorder) Option { return func(c *config) { c.recorder = r }
 func WithClock(now func() time.Time) Option { return func(c *config) { c.now = now } }
 
 // Path returns the conventional database path under a warden home directory.
-func Path(homeDir string) string { return strings.TrimSuffix(homeDir, "/") + "/" + FileName }
+func Path(homeDir string) string { return filepath.Join(homeDir, FileName) }
 
 // Open opens (creating if needed) the database at path and brings its schema up
 // to date. The directory must exist.

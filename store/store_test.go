@@ -560,4 +560,3 @@ func seedGrants(tb testing.TB, s *Store, n, plugins int) {
 		tb.Fatal(err)
 	}
 }
-

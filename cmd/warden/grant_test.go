@@ -71,9 +71,9 @@ func TestGrantOutsideManifestRefused(t *testing.T) {
 	home := t.TempDir()
 	installTestPlugin(t, home)
 	for _, args := range [][]string{
-		{"acme-sheets", "filesystem:/etc/**", "read"},                // resource outside
-		{"acme-sheets", "filesystem:/data/**", "read,delete"},        // action outside
-		{"acme-sheets", "filesystem:/**", "read"},                    // wider than declared
+		{"acme-sheets", "filesystem:/etc/**", "read"},                 // resource outside
+		{"acme-sheets", "filesystem:/data/**", "read,delete"},         // action outside
+		{"acme-sheets", "filesystem:/**", "read"},                     // wider than declared
 		{"acme-sheets", "net:https://api.acme.com/v1/**", "get,post"}, // post not declared
 	} {
 		code, _, errOut := runCLI(t, home, append([]string{"grant"}, args...)...)

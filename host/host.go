@@ -1,0 +1,492 @@
+package host
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/wardenproject/warden/audit"
+	"github.com/wardenproject/warden/capability"
+	"github.com/wardenproject/warden/hostapi"
+	"github.com/wardenproject/warden/hostkey"
+	"github.com/wardenproject/warden/internal/home"
+	"github.com/wardenproject/warden/manifest"
+	"github.com/wardenproject/warden/policy"
+	"github.com/wardenproject/warden/resource"
+	"github.com/wardenproject/warden/sandbox/wasm"
+	"github.com/wardenproject/warden/store"
+)
+
+// Config configures a Host. New copies it; changing a Config after New has
+// no effect.
+type Config struct {
+	// Home is warden's state directory (required). It is created 0700 and
+	// refused when others can write it.
+	Home string
+	// PolicyPath is the enterprise policy file. Empty means <home>/policy.yaml
+	// when it exists, else policy.Default().
+	PolicyPath string
+	// Confirmer asks a person when the policy says ask. Nil means
+	// hostapi.DenyAll{}: nobody is there, so the answer is no.
+	Confirmer hostapi.Confirmer
+	// Log receives each plugin's stdout and stderr lines (stream "stdout",
+	// "stderr") and its log.write lines (stream "log", line "LEVEL: message").
+	// Nil drops them. It runs on the invoking goroutine: do not block.
+	Log func(plugin, stream, line string)
+	// Now is the clock for tokens, grants and events. Nil means time.Now.
+	Now func() time.Time
+
+	// UserHome is what "~" means in manifests, grants and policy patterns.
+	// Empty means the current user's home directory. `warden demo` points it
+	// at a temporary directory so that it never touches the real one.
+	UserHome string
+	// PoolSize bounds the live instances of each plugin; callers beyond it
+	// wait. Zero means 4.
+	PoolSize int
+	// MaxMemoryMB caps every plugin's memory limit, below the policy's
+	// max_memory_mb when that is lower. Zero means the engine default (1 GiB).
+	MaxMemoryMB int
+	// RefreshInterval is how often grants, revocations and installed plugins
+	// are re-read from the store, to see changes made by other warden
+	// processes. Zero means 2 s; negative turns the background refresh off.
+	RefreshInterval time.Duration
+}
+
+// Plugin is an installed plugin as the host sees it.
+type Plugin struct {
+	Name           string
+	Version        string
+	Publisher      string
+	PublisherKeyID string
+	State          string // "active" or "quarantined"
+	Risk           int
+	Dir            string // the directory its entry is loaded from
+	Digest         string
+	InstalledAt    time.Time
+	Manifest       *manifest.Manifest
+}
+
+// Host runs installed plugins. It is safe for concurrent use. Only one Host
+// (one process) may hold a home's audit ledger at a time.
+type Host struct {
+	cfg      Config
+	resOpts  resource.Options
+	session  string
+	ring     *hostkey.Ring
+	st       *store.Store
+	ledger   *audit.Ledger
+	pol      *policy.Policy
+	engine   *policy.Engine
+	revs     *capability.RevocationSet
+	verifier *capability.Verifier
+	issuer   *capability.Issuer
+	gate     *hostapi.Gate
+	wasm     *wasm.Engine
+	maxTTL   time.Duration
+
+	instances sync.Map // instance id -> *instance, to attribute audit events
+
+	mu       sync.Mutex
+	plugins  map[string]*loaded
+	grantSig map[string]string // plugin -> ids of its active grants
+	blocked  map[string]string // "publisher:NAME" or "key:ID" -> reason
+	minted   map[string]map[string]time.Time
+	watchers map[int]func()
+	nextW    int
+	rowsSig  string
+	closed   bool
+
+	stop chan struct{}
+	done chan struct{}
+}
+
+// New opens (creating if needed) the state in cfg.Home and returns a Host.
+func New(ctx context.Context, cfg Config) (_ *Host, err error) {
+	if cfg.Home == "" {
+		return nil, errors.New("new host: Config.Home is empty; pass warden's state directory")
+	}
+	dir, err := filepath.Abs(cfg.Home)
+	if err != nil {
+		return nil, fmt.Errorf("new host: home %s: %w", cfg.Home, err)
+	}
+	cfg.Home = dir
+	if err := home.Ensure(dir); err != nil {
+		return nil, fmt.Errorf("new host: %w", err)
+	}
+	if cfg.Confirmer == nil {
+		cfg.Confirmer = hostapi.DenyAll{}
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.PoolSize <= 0 {
+		cfg.PoolSize = 4
+	}
+	if cfg.RefreshInterval == 0 {
+		cfg.RefreshInterval = 2 * time.Second
+	}
+	if cfg.UserHome == "" {
+		if h, err := os.UserHomeDir(); err == nil && filepath.IsAbs(h) {
+			cfg.UserHome = h
+		}
+	}
+	h := &Host{
+		cfg:      cfg,
+		resOpts:  resource.Options{Home: cfg.UserHome},
+		session:  "s-" + randomHex(8),
+		plugins:  map[string]*loaded{},
+		grantSig: map[string]string{},
+		blocked:  map[string]string{},
+		minted:   map[string]map[string]time.Time{},
+		watchers: map[int]func(){},
+		stop:     make(chan struct{}),
+		done:     make(chan struct{}),
+	}
+	var closers []func() error
+	defer func() {
+		if err != nil {
+			for i := len(closers) - 1; i >= 0; i-- {
+				_ = closers[i]()
+			}
+		}
+	}()
+
+	if h.pol, err = loadPolicy(cfg); err != nil {
+		return nil, err
+	}
+	h.maxTTL = h.pol.MaxTokenTTL
+	if h.maxTTL <= 0 {
+		h.maxTTL = policy.DefaultMaxTokenTTL
+	}
+	if h.ring, err = hostkey.Open(filepath.Join(dir, "keys")); err != nil {
+		return nil, fmt.Errorf("new host: %w", err)
+	}
+	var vkeys []string
+	for _, k := range h.ring.Keys() {
+		vk, err := audit.VerifierKey(k.Public)
+		if err != nil {
+			return nil, fmt.Errorf("new host: host key %s: %w", k.ID, err)
+		}
+		vkeys = append(vkeys, vk)
+	}
+	if h.ledger, err = audit.Open(filepath.Join(dir, "audit"), audit.WithSigner(h.ring.Signer()), audit.WithVerifierKeys(vkeys...)); err != nil {
+		if errors.Is(err, audit.ErrLocked) {
+			return nil, fmt.Errorf("new host: %w (another warden process, such as 'warden mcp', is using %s; stop it or use another --home)", err, dir)
+		}
+		return nil, fmt.Errorf("new host: %w", err)
+	}
+	closers = append(closers, h.ledger.Close)
+	if h.st, err = store.Open(ctx, store.Path(dir)); err != nil {
+		return nil, fmt.Errorf("new host: %w", err)
+	}
+	closers = append(closers, h.st.Close)
+
+	h.revs = capability.NewRevocationSet()
+	h.verifier = capability.NewVerifier(h.ring).WithRevocations(h.revs)
+	h.issuer = capability.NewIssuer(h.ring.Signer()).WithMaxTTL(h.maxTTL).WithClock(cfg.Now)
+	h.engine = policy.NewEngine(h.pol, nil)
+
+	wcfg := wasm.NewConfig().WithCacheDir(filepath.Join(dir, "cache", "wasm"))
+	if mb := capMemory(cfg.MaxMemoryMB, h.pol.MaxMemoryMB); mb > 0 {
+		wcfg = wcfg.WithMaxMemoryMB(mb)
+	}
+	if h.wasm, err = wasm.NewEngine(ctx, wcfg); err != nil {
+		return nil, fmt.Errorf("new host: %w", err)
+	}
+	closers = append(closers, func() error { return h.wasm.Close(context.Background()) })
+
+	h.gate, err = hostapi.NewGate(hostapi.Config{
+		Tokens:  h.verifier,
+		Policy:  h.engine,
+		Audit:   eventTap{h},
+		Confirm: callConfirmer{h},
+		Issuer:  trackingIssuer{h},
+		KV:      h.st,
+		Logger:  slog.New(logHandler{h: h}),
+		Home:    cfg.UserHome,
+		Clock:   cfg.Now,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("new host: %w", err)
+	}
+	if err := h.refresh(ctx); err != nil {
+		return nil, fmt.Errorf("new host: %w", err)
+	}
+	if cfg.RefreshInterval > 0 {
+		go h.refreshLoop()
+	} else {
+		close(h.done)
+	}
+	return h, nil
+}
+
+func capMemory(a, b int) int {
+	switch {
+	case a <= 0:
+		return b
+	case b <= 0:
+		return a
+	}
+	return min(a, b)
+}
+
+// loadPolicy reads cfg.PolicyPath, or <home>/policy.yaml, or the default.
+func loadPolicy(cfg Config) (*policy.Policy, error) {
+	path, explicit := cfg.PolicyPath, cfg.PolicyPath != ""
+	if !explicit {
+		path = filepath.Join(cfg.Home, "policy.yaml")
+	}
+	p, err := policy.Load(path, policy.ParseOptions{Home: cfg.UserHome})
+	switch {
+	case err == nil:
+		return p, nil
+	case !explicit && errors.Is(err, fs.ErrNotExist):
+		return policy.Default(), nil
+	}
+	return nil, fmt.Errorf("new host: load policy: %w", err)
+}
+
+// Ledger returns the host's audit ledger (read it, verify it, export it; the
+// host appends to it).
+func (h *Host) Ledger() *audit.Ledger { return h.ledger }
+
+// Session returns the id this host gives every instance's session: one per
+// Host, so that an audit reader can group the events of one run.
+func (h *Host) Session() string { return h.session }
+
+// Policy returns the policy the host decides with.
+func (h *Host) Policy() *policy.Policy { return h.pol }
+
+// Watch registers fn to run after every change to the set of installed
+// plugins: Install, Uninstall, and changes by other processes seen by the
+// refresh. fn runs on the goroutine that made the change, after it is
+// complete; it must not block for long nor call Install or Uninstall. The
+// returned function unregisters fn.
+func (h *Host) Watch(fn func()) (cancel func()) {
+	h.mu.Lock()
+	id := h.nextW
+	h.nextW++
+	h.watchers[id] = fn
+	h.mu.Unlock()
+	return func() {
+		h.mu.Lock()
+		delete(h.watchers, id)
+		h.mu.Unlock()
+	}
+}
+
+func (h *Host) notify() {
+	h.mu.Lock()
+	fns := make([]func(), 0, len(h.watchers))
+	for _, fn := range h.watchers {
+		fns = append(fns, fn)
+	}
+	h.mu.Unlock()
+	for _, fn := range fns {
+		fn()
+	}
+}
+
+// Plugins returns every installed plugin, ordered by name.
+func (h *Host) Plugins(ctx context.Context) ([]Plugin, error) {
+	rows, err := h.st.ListPlugins(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]Plugin, 0, len(rows))
+	for _, r := range rows {
+		p := pluginOf(r)
+		if m, err := manifest.Parse(r.Manifest); err == nil {
+			p.Manifest = m
+		}
+		out = append(out, p)
+	}
+	return out, nil
+}
+
+func pluginOf(r store.Plugin) Plugin {
+	return Plugin{Name: r.ID, Version: r.Version, Publisher: r.Publisher, PublisherKeyID: r.KeyID, State: string(r.State),
+		Risk: r.Risk, Dir: r.Path, Digest: r.Digest, InstalledAt: r.InstalledAt}
+}
+
+// Close stops every instance, makes the audit events durable and closes the
+// ledger, the store and the runtime. Calls in flight fail with unavailable.
+func (h *Host) Close() error {
+	h.mu.Lock()
+	if h.closed {
+		h.mu.Unlock()
+		return nil
+	}
+	h.closed = true
+	plugins := h.plugins
+	h.plugins = map[string]*loaded{}
+	h.mu.Unlock()
+	close(h.stop)
+	<-h.done
+	ctx := context.Background()
+	var errs []error
+	for _, lp := range plugins {
+		lp.close(ctx)
+	}
+	errs = append(errs, h.gate.Flush(ctx))
+	errs = append(errs, h.wasm.Close(ctx))
+	errs = append(errs, h.ledger.Close())
+	errs = append(errs, h.st.Close())
+	return errors.Join(errs...)
+}
+
+func (h *Host) isClosed() bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.closed
+}
+
+func (h *Host) refreshLoop() {
+	defer close(h.done)
+	t := time.NewTicker(h.cfg.RefreshInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-h.stop:
+			return
+		case <-t.C:
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			// An error here (a busy database) is retried at the next tick;
+			// the host keeps deciding with the state it has.
+			_ = h.refresh(ctx)
+			cancel()
+		}
+	}
+}
+
+// refresh re-reads grants, revocations and installed plugins from the store.
+func (h *Host) refresh(ctx context.Context) error {
+	if err := h.reloadGrants(ctx); err != nil {
+		return err
+	}
+	revs, err := h.st.Revocations(ctx)
+	if err != nil {
+		return err
+	}
+	blocked := map[string]string{}
+	for _, r := range revs {
+		switch r.Kind {
+		case store.RevokeToken:
+			h.revs.Revoke(r.Value)
+		case store.RevokePlugin:
+			h.revs.RevokeSubject(r.Value, r.RevokedBefore)
+		case store.RevokePublisher:
+			blocked["publisher:"+r.Value] = r.Reason
+		case store.RevokeKey:
+			blocked["key:"+r.Value] = r.Reason
+		}
+	}
+	rows, err := h.st.ListPlugins(ctx)
+	if err != nil {
+		return err
+	}
+	sig := ""
+	byID := map[string]store.Plugin{}
+	for _, r := range rows {
+		sig += r.ID + "\x00" + r.Version + "\x00" + r.Digest + "\x00" + string(r.State) + "\x00" + r.Path + "\n"
+		byID[r.ID] = r
+	}
+	h.mu.Lock()
+	h.blocked = blocked
+	changed := h.rowsSig != "" && sig != h.rowsSig
+	h.rowsSig = sig
+	var stale []*loaded
+	for name, lp := range h.plugins {
+		r, ok := byID[name]
+		if !ok || r.Version != lp.rec.Version || r.Digest != lp.rec.Digest || r.State != lp.rec.State || r.Path != lp.rec.Path {
+			stale = append(stale, lp)
+			delete(h.plugins, name)
+		}
+	}
+	h.mu.Unlock()
+	for _, lp := range stale {
+		lp.close(ctx)
+	}
+	if changed {
+		h.notify()
+	}
+	return nil
+}
+
+// reloadGrants hands the policy engine a new snapshot of the active grants
+// and retires the instances of every plugin whose grants changed: their
+// tokens were minted from the old set.
+func (h *Host) reloadGrants(ctx context.Context) error {
+	rows, err := h.st.ActiveGrants(ctx, h.cfg.Now())
+	if err != nil {
+		return err
+	}
+	// A grant that no longer parses is left out (it can only deny).
+	g, _ := policy.NewGrants(rows, h.resOpts)
+	h.engine.SetGrants(g)
+	sigs := map[string]string{}
+	for _, r := range rows {
+		sigs[r.Plugin] += fmt.Sprintf("%d,", r.ID)
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for name, lp := range h.plugins {
+		if sigs[name] != h.grantSig[name] {
+			lp.gen.Add(1)
+		}
+	}
+	h.grantSig = sigs
+	return nil
+}
+
+// trackMinted remembers the tokens minted for a plugin, so that Uninstall can
+// revoke every one still alive.
+func (h *Host) trackMinted(c *capability.Capability) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	m := h.minted[c.Subject]
+	if m == nil {
+		m = map[string]time.Time{}
+		h.minted[c.Subject] = m
+	}
+	now := h.cfg.Now()
+	if len(m) > 256 {
+		for id, exp := range m {
+			if now.After(exp) {
+				delete(m, id)
+			}
+		}
+	}
+	m[c.ID] = c.Expires
+}
+
+// revokeMinted revokes every live token minted for plugin.
+func (h *Host) revokeMinted(plugin string) int {
+	h.mu.Lock()
+	m := h.minted[plugin]
+	delete(h.minted, plugin)
+	h.mu.Unlock()
+	now := h.cfg.Now()
+	n := 0
+	for id, exp := range m {
+		if now.Before(exp) {
+			h.revs.Revoke(id)
+			n++
+		}
+	}
+	return n
+}
+
+func randomHex(n int) string {
+	b := make([]byte, n)
+	_, _ = rand.Read(b) // crypto/rand.Read never fails on supported platforms
+	return hex.EncodeToString(b)
+}
