@@ -390,3 +390,17 @@ func compileSchema(raw json.RawMessage) (*jsonschema.Schema, error) {
 	}
 	return c.Compile(loc)
 }
+
+// ServeStdio serves one MCP session over in (requests) and out (responses),
+// newline-delimited JSON as the stdio transport specifies, until in ends or
+// ctx is done.
+func (f *Front) ServeStdio(ctx context.Context, in io.ReadCloser, out io.WriteCloser) error {
+	// A line may hold arguments over the cap, so that such a call gets a
+	// clear too_large result rather than a dropped connection.
+	t := &mcp.IOTransport{Reader: in, Writer: out, MaxLineLength: 4*f.cfg.MaxArgumentBytes + 64<<10}
+	err := f.server.Run(ctx, t)
+	if errors.Is(err, io.EOF) || errors.Is(err, context.Canceled) {
+		return nil
+	}
+	return err
+}

@@ -39,12 +39,22 @@ func Tool[In, Out any](name string, fn func(ctx context.Context, in In) (Out, er
 		if len(input) == 0 {
 			input = []byte("null")
 		}
-		if err := json.Unmarshal(input, &in); err != nil {
+		if raw, ok := any(&in).(*json.RawMessage); ok {
+			// A raw tool takes its input as is: decoding it only to encode
+			// it again costs more than the rest of a small call.
+			if !json.Valid(input) {
+				return nil, &Error{Code: CodeInvalidParams, Message: fmt.Sprintf("tool %s: input is not valid JSON", name)}
+			}
+			*raw = append(json.RawMessage(nil), input...)
+		} else if err := json.Unmarshal(input, &in); err != nil {
 			return nil, &Error{Code: CodeInvalidParams, Message: fmt.Sprintf("tool %s: input does not decode: %v", name, err)}
 		}
 		out, err := fn(ctx, in)
 		if err != nil {
 			return nil, err
+		}
+		if raw, ok := any(out).(json.RawMessage); ok && json.Valid(raw) {
+			return raw, nil
 		}
 		b, err := json.Marshal(out)
 		if err != nil {

@@ -110,21 +110,23 @@ func BenchmarkInvokeEcho256(b *testing.B) {
 			}
 		}
 	})
-	b.Run("floor=raw-export", func(b *testing.B) {
-		r := rawRuntime(b, true)
-		cm, err := r.CompileModule(ctx, goGuest(b))
-		must(b, err)
-		mod, err := r.InstantiateModule(ctx, cm, rawModuleConfig())
-		must(b, err)
-		stack := make([]uint64, 4)
-		b.ReportAllocs()
-		b.ResetTimer()
-		for b.Loop() {
-			if _, err := rawInvoke(ctx, mod, stack, "echo", input); err != nil {
-				b.Fatal(err)
+	for _, closeOnDone := range []bool{true, false} {
+		b.Run(fmt.Sprintf("floor=raw-export/close-on-done=%v", closeOnDone), func(b *testing.B) {
+			r := rawRuntime(b, closeOnDone)
+			cm, err := r.CompileModule(ctx, goGuest(b))
+			must(b, err)
+			mod, err := r.InstantiateModule(ctx, cm, rawModuleConfig())
+			must(b, err)
+			stack := make([]uint64, 4)
+			b.ReportAllocs()
+			b.ResetTimer()
+			for b.Loop() {
+				if _, err := rawInvoke(ctx, mod, stack, "echo", input); err != nil {
+					b.Fatal(err)
+				}
 			}
-		}
-	})
+		})
+	}
 	b.Run("peer=extism", func(b *testing.B) {
 		wasm := buildGoGuest(b, "testdata/extism")
 		cp, err := extism.NewCompiledPlugin(ctx, extism.Manifest{Wasm: []extism.Wasm{extism.WasmData{Data: wasm}}},

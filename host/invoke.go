@@ -1,0 +1,209 @@
+package host
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"slices"
+	"time"
+
+	"github.com/wardenproject/warden/audit"
+	"github.com/wardenproject/warden/hostapi"
+	"github.com/wardenproject/warden/sandbox/wasm"
+	"github.com/wardenproject/warden/store"
+)
+
+// Codes Invoke adds to the gate's (see the package documentation).
+const (
+	// CodeTrapped: the guest trapped, panicked, exited or ran out of memory
+	// or stack. Its instance was discarded; the next call gets a fresh one.
+	CodeTrapped hostapi.Code = "trapped"
+	// CodeCancelled: the caller cancelled the call's context.
+	CodeCancelled hostapi.Code = "cancelled"
+)
+
+// ActionInvoke is the audit action of the event Invoke appends for each tool
+// call, whatever its outcome; its resource is "plugin:NAME#TOOL".
+const ActionInvoke = "tool.invoke"
+
+// Result is what one tool call produced.
+type Result struct {
+	Output json.RawMessage
+	// Events are the ledger indexes of the audit events this call appended,
+	// in order: every host call and file access of the guest, and the
+	// tool.invoke event last. They are durable when Invoke returns.
+	Events   []uint64
+	Duration time.Duration
+}
+
+// InvokeOption changes one call.
+type InvokeOption func(*invokeOptions)
+
+type invokeOptions struct {
+	confirmer hostapi.Confirmer
+	log       func(stream, line string)
+}
+
+// WithConfirmer asks c instead of the host's Confirmer when the policy says
+// ask during this call (an MCP elicitation, a dialog for this window).
+func WithConfirmer(c hostapi.Confirmer) InvokeOption {
+	return func(o *invokeOptions) { o.confirmer = c }
+}
+
+// WithLog also sends this call's log lines (stdout, stderr, log) to fn, besides
+// Config.Log. fn runs on the invoking goroutine.
+func WithLog(fn func(stream, line string)) InvokeOption {
+	return func(o *invokeOptions) { o.log = fn }
+}
+
+// Invoke runs tool of plugin on input (a JSON object; empty means {}).
+// Errors are *hostapi.Error with a stable code; see the package doc.
+func (h *Host) Invoke(ctx context.Context, plugin, tool string, input json.RawMessage, opts ...InvokeOption) (*Result, error) {
+	start := time.Now()
+	var o invokeOptions
+	for _, f := range opts {
+		f(&o)
+	}
+	if h.isClosed() {
+		return nil, hostapi.Errorf(hostapi.CodeUnavailable, "the host is closed")
+	}
+	lp, err := h.lookup(ctx, plugin)
+	if err != nil {
+		return nil, err
+	}
+	if _, ok := lp.tools[tool]; !ok {
+		return nil, hostapi.Errorf(hostapi.CodeNotFound, "plugin %s has no tool %s; its tools are listed in its manifest", plugin, hostapi.Sanitize(tool, 64))
+	}
+	if len(bytes.TrimSpace(input)) == 0 {
+		input = emptyObject
+	}
+	ctx = context.WithValue(ctx, callKey{}, &o)
+
+	var (
+		out    []byte
+		in     *instance
+		events []uint64
+	)
+	err = lp.validateInput(tool, input)
+	if err == nil {
+		in, err = lp.get(ctx)
+	}
+	if err == nil {
+		in.mu.Lock()
+		in.log, in.events = o.log, nil
+		in.mu.Unlock()
+		out, err = in.inst.Invoke(ctx, tool, input)
+		in.mu.Lock()
+		in.log = nil
+		in.mu.Unlock()
+		events = in.takeEvents()
+		lp.put(in)
+		err = invokeErr(err)
+	}
+
+	// The call's own event, whatever happened, then one fsync for all of the
+	// call's events: nothing is returned before its trail is durable.
+	ev := &audit.Event{
+		Time:     h.cfg.Now(),
+		Actor:    audit.Actor{Plugin: lp.rec.ID, Version: lp.rec.Version, Publisher: lp.rec.Publisher},
+		Session:  h.session,
+		Action:   ActionInvoke,
+		Resource: "plugin:" + lp.rec.ID + "#" + tool,
+		Outcome:  audit.OutcomeOK,
+		Bytes:    int64(len(out)),
+	}
+	if in != nil {
+		ev.Instance = in.id
+	}
+	var herr *hostapi.Error
+	if errors.As(err, &herr) {
+		ev.Outcome = audit.OutcomeError
+		ev.Error = &audit.Error{Code: string(herr.Code), Message: herr.Message}
+	}
+	ev.DurationNS = time.Since(start).Nanoseconds()
+	idx, aerr := h.ledger.Enqueue(ev)
+	if aerr == nil {
+		events = append(events, idx)
+	}
+	fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+	ferr := h.gate.Flush(fctx)
+	cancel()
+	if aerr != nil || ferr != nil {
+		// Fail closed: a result whose audit trail is not durable is withheld.
+		return nil, &hostapi.Error{Code: hostapi.CodeUnavailable, Message: "the audit ledger could not record the call, so its result is withheld", Err: errors.Join(aerr, ferr)}
+	}
+	if err != nil {
+		return nil, err
+	}
+	slices.Sort(events)
+	return &Result{Output: out, Events: events, Duration: time.Since(start)}, nil
+}
+
+// invokeErr maps the sandbox's three kinds of error to *hostapi.Error.
+func invokeErr(err error) error {
+	if err == nil {
+		return nil
+	}
+	var (
+		te   *wasm.ToolError
+		trap *wasm.TrapError
+		he   *hostapi.Error
+	)
+	switch {
+	case errors.As(err, &te):
+		return &hostapi.Error{Code: hostapi.Code(te.Code), Message: te.Message, Err: err}
+	case errors.As(err, &he):
+		return err
+	case errors.As(err, &trap):
+		return &hostapi.Error{Code: CodeTrapped, Message: trap.Error(), Err: err}
+	case errors.Is(err, context.Canceled):
+		return &hostapi.Error{Code: CodeCancelled, Message: err.Error(), Err: err}
+	case errors.Is(err, context.DeadlineExceeded):
+		return &hostapi.Error{Code: hostapi.CodeTimeout, Message: err.Error(), Err: err}
+	}
+	return &hostapi.Error{Code: hostapi.CodeInternal, Message: err.Error(), Err: err}
+}
+
+// lookup returns the loaded plugin, loading it on first use, or a not_found
+// or unavailable error.
+func (h *Host) lookup(ctx context.Context, name string) (*loaded, error) {
+	h.mu.Lock()
+	lp := h.plugins[name]
+	h.mu.Unlock()
+	if lp == nil {
+		rec, err := h.st.GetPlugin(ctx, name)
+		if errors.Is(err, store.ErrNotFound) {
+			return nil, hostapi.Errorf(hostapi.CodeNotFound, "no plugin %s is installed; 'warden list' shows the installed plugins", hostapi.Sanitize(name, 64))
+		}
+		if err != nil {
+			return nil, hostErr(hostapi.CodeUnavailable, err, "look up plugin %s", name)
+		}
+		if lp, err = h.newLoaded(rec); err != nil {
+			return nil, err
+		}
+		h.mu.Lock()
+		if cur := h.plugins[name]; cur != nil {
+			lp = cur
+		} else if !h.closed {
+			h.plugins[name] = lp
+		}
+		h.mu.Unlock()
+	}
+	if lp.rec.State != store.StateActive {
+		return nil, hostapi.Errorf(hostapi.CodeUnavailable, "plugin %s is %s; it stays installed for inspection but does not run", name, lp.rec.State)
+	}
+	h.mu.Lock()
+	why, blocked := "", false
+	if lp.rec.Publisher != "" {
+		why, blocked = h.blocked["publisher:"+lp.rec.Publisher]
+	}
+	if !blocked && lp.rec.KeyID != "" {
+		why, blocked = h.blocked["key:"+lp.rec.KeyID]
+	}
+	h.mu.Unlock()
+	if blocked {
+		return nil, hostapi.Errorf(hostapi.CodeUnavailable, "plugin %s: its publisher or publisher key was revoked (%s)", name, why)
+	}
+	return lp, nil
+}
