@@ -54,6 +54,10 @@ type Config struct {
 	// MaxMemoryMB caps every plugin's memory limit, below the policy's
 	// max_memory_mb when that is lower. Zero means the engine default (1 GiB).
 	MaxMemoryMB int
+	// CacheDir holds compiled native code. Empty means <home>/cache/wasm.
+	// It is checked like the home: private to its owner, or refused. Tests
+	// share one across homes so that each guest compiles once.
+	CacheDir string
 	// RefreshInterval is how often grants, revocations and installed plugins
 	// are re-read from the store, to see changes made by other warden
 	// processes. Zero means 2 s; negative turns the background refresh off.
@@ -194,7 +198,11 @@ func New(ctx context.Context, cfg Config) (_ *Host, err error) {
 	h.issuer = capability.NewIssuer(h.ring.Signer()).WithMaxTTL(h.maxTTL).WithClock(cfg.Now)
 	h.engine = policy.NewEngine(h.pol, nil)
 
-	wcfg := wasm.NewConfig().WithCacheDir(filepath.Join(dir, "cache", "wasm"))
+	if cfg.CacheDir == "" {
+		cfg.CacheDir = filepath.Join(dir, "cache", "wasm")
+		h.cfg.CacheDir = cfg.CacheDir
+	}
+	wcfg := wasm.NewConfig().WithCacheDir(cfg.CacheDir)
 	if mb := capMemory(cfg.MaxMemoryMB, h.pol.MaxMemoryMB); mb > 0 {
 		wcfg = wcfg.WithMaxMemoryMB(mb)
 	}
@@ -396,12 +404,12 @@ func (h *Host) refresh(ctx context.Context) error {
 	sig := ""
 	byID := map[string]store.Plugin{}
 	for _, r := range rows {
-		sig += r.ID + "\x00" + r.Version + "\x00" + r.Digest + "\x00" + string(r.State) + "\x00" + r.Path + "\n"
+		sig += fmt.Sprintf("%s\x00%s\x00%s\x00%s\x00%s\x00%d\n", r.ID, r.Version, r.Digest, r.State, r.Path, r.InstalledAt.UnixNano())
 		byID[r.ID] = r
 	}
 	h.mu.Lock()
 	h.blocked = blocked
-	changed := h.rowsSig != "" && sig != h.rowsSig
+	changed := sig != h.rowsSig
 	h.rowsSig = sig
 	var stale []*loaded
 	for name, lp := range h.plugins {

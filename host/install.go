@@ -157,10 +157,10 @@ func (h *Host) Install(ctx context.Context, dir string, opts InstallOptions) (*P
 			return nil, err
 		}
 	}
-	if err := h.reloadGrants(ctx); err != nil {
+	// refresh reloads the grants and tells the watchers.
+	if err := h.refresh(ctx); err != nil {
 		return nil, err
 	}
-	h.notify()
 	p := pluginOf(rec)
 	p.Manifest = m
 	return &p, nil
@@ -207,11 +207,7 @@ func (h *Host) Uninstall(ctx context.Context, name string) error {
 		"plugin": name, "version": rec.Version, "tokens_revoked": fmt.Sprint(n)}); err != nil {
 		return err
 	}
-	if err := h.reloadGrants(ctx); err != nil {
-		return err
-	}
-	h.notify()
-	return nil
+	return h.refresh(ctx)
 }
 
 // evict drops the loaded copy of a plugin and stops its instances.
@@ -219,9 +215,7 @@ func (h *Host) evict(ctx context.Context, name string) {
 	h.mu.Lock()
 	lp := h.plugins[name]
 	delete(h.plugins, name)
-	rows := h.rowsSig
 	h.mu.Unlock()
-	_ = rows
 	if lp != nil {
 		lp.close(ctx)
 	}

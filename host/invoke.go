@@ -58,7 +58,10 @@ func WithLog(fn func(stream, line string)) InvokeOption {
 }
 
 // Invoke runs tool of plugin on input (a JSON object; empty means {}).
-// Errors are *hostapi.Error with a stable code; see the package doc.
+// Errors are *hostapi.Error with a stable code; see the package doc. When
+// the call got as far as the plugin (it is installed and active), the Result
+// is returned with the error too, without Output, so that a caller can show
+// the audit events of a failed call.
 func (h *Host) Invoke(ctx context.Context, plugin, tool string, input json.RawMessage, opts ...InvokeOption) (*Result, error) {
 	start := time.Now()
 	var o invokeOptions
@@ -133,11 +136,13 @@ func (h *Host) Invoke(ctx context.Context, plugin, tool string, input json.RawMe
 		// Fail closed: a result whose audit trail is not durable is withheld.
 		return nil, &hostapi.Error{Code: hostapi.CodeUnavailable, Message: "the audit ledger could not record the call, so its result is withheld", Err: errors.Join(aerr, ferr)}
 	}
-	if err != nil {
-		return nil, err
-	}
 	slices.Sort(events)
-	return &Result{Output: out, Events: events, Duration: time.Since(start)}, nil
+	res := &Result{Output: out, Events: events, Duration: time.Since(start)}
+	if err != nil {
+		res.Output = nil
+		return res, err
+	}
+	return res, nil
 }
 
 // invokeErr maps the sandbox's three kinds of error to *hostapi.Error.

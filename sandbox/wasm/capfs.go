@@ -40,7 +40,12 @@ import (
 type capFS struct {
 	experimentalsys.UnimplementedFS
 	inst *Instance
+	open int // host files open now; see maxOpenFiles
 }
+
+// maxOpenFiles bounds the host descriptors one instance holds, so a guest that
+// opens without closing exhausts its own budget (EAGAIN), not the host's.
+const maxOpenFiles = 256
 
 // Host methods the filesystem uses besides Gate.OpenFile; docs/host-api.md
 // gives their schemas.
@@ -139,20 +144,26 @@ func (f *capFS) OpenFile(name string, flag experimentalsys.Oflag, perm fs.FileMo
 		}
 		return &rootDir{}, 0
 	}
+	if f.open >= maxOpenFiles {
+		return nil, experimentalsys.EAGAIN
+	}
 	hf, err := f.inst.gate.OpenFile(f.ctx(), f.inst.caller, "", p, o, perm)
 	if err != nil {
 		return nil, errnoOf(err)
 	}
+	f.open++
+	cf := &capFile{f: hf, fs: f, write: o&(os.O_WRONLY|os.O_RDWR) != 0, read: o&os.O_WRONLY == 0, append: o&os.O_APPEND != 0}
 	fi, err := hf.Stat()
 	if err != nil {
-		_ = hf.Close()
+		cf.Close()
 		return nil, errnoOf(err)
 	}
 	if flag&experimentalsys.O_DIRECTORY != 0 && !fi.IsDir() {
-		_ = hf.Close()
+		cf.Close()
 		return nil, experimentalsys.ENOTDIR
 	}
-	return &capFile{f: hf, dir: fi.IsDir(), write: o&(os.O_WRONLY|os.O_RDWR) != 0, read: o&os.O_WRONLY == 0, append: o&os.O_APPEND != 0}, 0
+	cf.dir = fi.IsDir()
+	return cf, 0
 }
 
 // statResult is the fs.stat result this filesystem reads.
@@ -299,6 +310,8 @@ type fileOffset = int64
 type capFile struct {
 	experimentalsys.UnimplementedFile
 	f           hostapi.File
+	fs          *capFS
+	closed      bool
 	dir         bool
 	read, write bool
 	append      bool
@@ -433,4 +446,11 @@ func (c *capFile) Truncate(size int64) experimentalsys.Errno {
 
 func (c *capFile) Sync() experimentalsys.Errno     { return errnoOf(c.f.Sync()) }
 func (c *capFile) Datasync() experimentalsys.Errno { return errnoOf(c.f.Sync()) }
-func (c *capFile) Close() experimentalsys.Errno    { return errnoOf(c.f.Close()) }
+func (c *capFile) Close() experimentalsys.Errno {
+	if c.closed {
+		return experimentalsys.EBADF
+	}
+	c.closed = true
+	c.fs.open--
+	return errnoOf(c.f.Close())
+}

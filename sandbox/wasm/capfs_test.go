@@ -233,3 +233,22 @@ func TestTrapMidWrite(t *testing.T) {
 		})
 	}
 }
+
+// Attack: a guest opening files without closing them runs out of its own
+// descriptor budget, never the host's; closing the instance closes them all.
+func TestOpenFileBudget(t *testing.T) {
+	f := newFSFixture(t)
+	inst := f.instance(t, goGuest(t))
+	var r fsResult
+	must(t, invokeJSON(t, inst, "openmany", map[string]any{"path": filepath.Join(f.ro, "a.txt"), "n": maxOpenFiles + 50}, &r))
+	if r.Size != maxOpenFiles || r.Errno == "" {
+		t.Fatalf("opened %d files (errno %q); want the budget of %d", r.Size, r.Errno, maxOpenFiles)
+	}
+	if n := f.gate.open.Load(); n != maxOpenFiles {
+		t.Fatalf("host holds %d files", n)
+	}
+	must(t, inst.Close(context.Background()))
+	if n := f.gate.open.Load(); n != 0 {
+		t.Fatalf("closing the instance left %d host files open", n)
+	}
+}

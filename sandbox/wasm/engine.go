@@ -22,9 +22,6 @@ type Config struct {
 	cacheDir    string
 	maxMemoryMB int
 	closeOnDone bool
-	// extraHost lets this package's tests and benchmarks add host modules
-	// (a do-nothing import for the floors); it is never set outside tests.
-	extraHost []func(context.Context, wazero.Runtime) error
 }
 
 // Defaults of a Config.
@@ -178,12 +175,6 @@ func (e *Engine) runtime(ctx context.Context, pages uint32) (wazero.Runtime, err
 	if err := instantiateHostModule(ctx, r); err != nil {
 		_ = r.Close(ctx)
 		return nil, err
-	}
-	for _, f := range e.cfg.extraHost {
-		if err := f(ctx, r); err != nil {
-			_ = r.Close(ctx)
-			return nil, err
-		}
 	}
 	e.runtimes[pages] = r
 	return r, nil

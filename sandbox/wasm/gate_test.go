@@ -262,3 +262,6 @@ func (g *testGate) Call(ctx context.Context, c hostapi.Caller, method, token str
 	}
 	return nil, hostapi.Errorf(hostapi.CodeUnknownMethod, "no host method %q", method)
 }
+
+// The real gate satisfies the interface this package consumes.
+var _ Gate = (*hostapi.Gate)(nil)

@@ -59,7 +59,10 @@ func rawCall(method unsafe.Pointer, methodLen uint32, params unsafe.Pointer, par
 //go:noescape
 func rawResult(out unsafe.Pointer, outCap uint32) uint32
 
-var sink uint64
+var (
+	sink uint64
+	held []*os.File
+)
 
 func init() {
 	pdk.Tool("echo", func(_ context.Context, in json.RawMessage) (json.RawMessage, error) {
@@ -96,7 +99,7 @@ func init() {
 	// the host's bounds checks.
 	pdk.Tool("rawcall", func(_ context.Context, in struct {
 		MethodPtr, MethodLen, ParamsPtr, ParamsLen, TokenPtr, TokenLen, OutPtr, OutCap uint32
-		Method, Params                                                         string
+		Method, Params                                                                 string
 	}) (map[string]any, error) {
 		buf := make([]byte, 256)
 		copy(buf, in.Method)
@@ -156,6 +159,20 @@ func init() {
 			}
 		}
 	})
+	// openmany opens the file n times without closing it.
+	pdk.Tool("openmany", func(_ context.Context, in struct {
+		Path string `json:"path"`
+		N    int    `json:"n"`
+	}) (fsOut, error) {
+		for i := 0; i < in.N; i++ {
+			f, err := os.Open(in.Path)
+			if err != nil {
+				return fsOut{Size: int64(i), Errno: errClass(err)}, nil
+			}
+			held = append(held, f)
+		}
+		return fsOut{Size: int64(in.N)}, nil
+	})
 	pdk.Tool("writefile", func(_ context.Context, in pathIn) (fsOut, error) {
 		err := os.WriteFile(in.Path, []byte(in.Data), 0o644)
 		return fsOut{Errno: errClass(err)}, nil
@@ -198,7 +215,7 @@ func init() {
 			h ^= uint64(i & 0xff)
 			h *= 1099511628211
 		}
-		return h, nil
+		return h ^ sink, nil
 	})
 	pdk.Tool("alloc", func(_ context.Context, in nIn) (int, error) {
 		var keep [][]byte

@@ -1,0 +1,335 @@
+package mcpfront
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/modelcontextprotocol/go-sdk/mcp"
+	"go.uber.org/goleak"
+
+	"github.com/wardenproject/warden/hostapi"
+	"github.com/wardenproject/warden/manifest"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+func listTools(t *testing.T, cs *mcp.ClientSession) map[string]*mcp.Tool {
+	t.Helper()
+	res, err := cs.ListTools(context.Background(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]*mcp.Tool{}
+	for _, tl := range res.Tools {
+		out[tl.Name] = tl
+	}
+	return out
+}
+
+func text(t *testing.T, r *mcp.CallToolResult) string {
+	t.Helper()
+	var b strings.Builder
+	for _, c := range r.Content {
+		if tc, ok := c.(*mcp.TextContent); ok {
+			b.WriteString(tc.Text)
+		}
+	}
+	return b.String()
+}
+
+func call(t *testing.T, cs *mcp.ClientSession, name string, args any) *mcp.CallToolResult {
+	t.Helper()
+	r, err := cs.CallTool(context.Background(), &mcp.CallToolParams{Name: name, Arguments: args})
+	if err != nil {
+		t.Fatalf("call %s: %v", name, err)
+	}
+	return r
+}
+
+func TestToolsListed(t *testing.T) {
+	e := newEnv(t, Config{})
+	cs := e.connect(t, nil)
+	tools := listTools(t, cs)
+	if len(tools) != 4 {
+		t.Fatalf("got %d tools, want 4: %v", len(tools), tools)
+	}
+	echo := tools["echo__echo"]
+	if echo == nil {
+		t.Fatalf("no echo__echo in %v", tools)
+	}
+	in, _ := json.Marshal(echo.InputSchema)
+	if !strings.Contains(string(in), `"required":["msg"]`) {
+		t.Errorf("input schema lost: %s", in)
+	}
+	if echo.OutputSchema == nil {
+		t.Error("output schema lost")
+	}
+	a := echo.Annotations
+	if a == nil || !a.ReadOnlyHint || a.OpenWorldHint == nil || *a.OpenWorldHint || a.Title != "Echo" {
+		t.Errorf("annotations lost: %+v", a)
+	}
+	if w := tools["echo__write"].Annotations; w == nil || w.DestructiveHint == nil || !*w.DestructiveHint {
+		t.Errorf("destructive hint lost: %+v", w)
+	}
+}
+
+func TestCallStructured(t *testing.T) {
+	e := newEnv(t, Config{})
+	cs := e.connect(t, nil)
+	r := call(t, cs, "echo__echo", map[string]any{"msg": "hi"})
+	if r.IsError {
+		t.Fatalf("error result: %s", text(t, r))
+	}
+	if got := text(t, r); got != `{"msg":"hi"}` {
+		t.Errorf("text content %q", got)
+	}
+	sc, _ := json.Marshal(r.StructuredContent)
+	if string(sc) != `{"msg":"hi"}` {
+		t.Errorf("structured content %s", sc)
+	}
+	// A tool without an output schema gets text only.
+	r = call(t, cs, "echo__logs", map[string]any{})
+	if r.IsError || r.StructuredContent != nil {
+		t.Errorf("logs: %+v", r)
+	}
+}
+
+func wantErrorCode(t *testing.T, r *mcp.CallToolResult, code hostapi.Code) string {
+	t.Helper()
+	if !r.IsError {
+		t.Fatalf("want isError with %s, got %s", code, text(t, r))
+	}
+	txt := text(t, r)
+	if !strings.HasPrefix(txt, string(code)+": ") {
+		t.Fatalf("text %q does not start with %s", txt, code)
+	}
+	sc, _ := json.Marshal(r.StructuredContent)
+	var s struct{ Code, Message string }
+	if err := json.Unmarshal(sc, &s); err != nil || s.Code != string(code) || s.Message == "" {
+		t.Fatalf("structured error %s", sc)
+	}
+	return txt
+}
+
+func TestBadCalls(t *testing.T) {
+	e := newEnv(t, Config{MaxArgumentBytes: 1 << 10})
+	cs := e.connect(t, nil)
+	// Unknown tool: a JSON-RPC error naming it.
+	_, err := cs.CallTool(context.Background(), &mcp.CallToolParams{Name: "echo__nope", Arguments: map[string]any{}})
+	if err == nil || !strings.Contains(err.Error(), `unknown tool "echo__nope"`) {
+		t.Errorf("unknown tool: %v", err)
+	}
+	// Schema-invalid arguments never reach the host.
+	before := len(e.host.calls)
+	txt := wantErrorCode(t, call(t, cs, "echo__echo", map[string]any{"msg": 7}), hostapi.CodeInvalidParams)
+	if !strings.Contains(txt, "input schema") {
+		t.Errorf("invalid params text %q", txt)
+	}
+	wantErrorCode(t, call(t, cs, "echo__echo", map[string]any{"msg": "x", "extra": 1}), hostapi.CodeInvalidParams)
+	wantErrorCode(t, call(t, cs, "echo__echo", nil), hostapi.CodeInvalidParams) // msg required
+	// Oversized arguments.
+	txt = wantErrorCode(t, call(t, cs, "echo__echo", map[string]any{"msg": strings.Repeat("a", 2<<10)}), hostapi.CodeTooLarge)
+	if !strings.Contains(txt, "at most 1024 bytes") {
+		t.Errorf("too large text %q", txt)
+	}
+	if len(e.host.calls) != before {
+		t.Errorf("bad calls reached the host: %v", e.host.calls[before:])
+	}
+	// The session still works afterwards.
+	if r := call(t, cs, "echo__echo", map[string]any{"msg": "ok"}); r.IsError {
+		t.Fatal(text(t, r))
+	}
+}
+
+func TestHostErrorKeepsCode(t *testing.T) {
+	e := newEnv(t, Config{})
+	e.host.add(Plugin{Name: "bad", State: "active", Manifest: &manifest.Manifest{Name: "bad", Tools: []manifest.Tool{{Name: "t", InputSchema: json.RawMessage(`{"type":"object"}`)}, {Name: "u"}}}},
+		map[string]toolFunc{
+			"t": func(context.Context, json.RawMessage, Call) (json.RawMessage, error) {
+				return nil, hostapi.Errorf(hostapi.CodeDenied, "the policy denies net:https://x.example/")
+			},
+			"u": func(context.Context, json.RawMessage, Call) (json.RawMessage, error) { return nil, errors.New("boom") },
+		})
+	if err := e.front.Refresh(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	cs := e.connect(t, nil)
+	txt := wantErrorCode(t, call(t, cs, "bad__t", nil), hostapi.CodeDenied)
+	if !strings.Contains(txt, "warden grant bad RESOURCE ACTIONS") {
+		t.Errorf("denial does not say how to grant: %q", txt)
+	}
+	wantErrorCode(t, call(t, cs, "bad__u", nil), hostapi.CodeInternal) // no input schema: {"type":"object"}
+}
+
+func TestListFollowsInstalls(t *testing.T) {
+	e := newEnv(t, Config{})
+	changed := make(chan struct{}, 8)
+	cs := e.connect(t, &mcp.ClientOptions{ToolListChangedHandler: func(context.Context, *mcp.ToolListChangedRequest) { changed <- struct{}{} }})
+	e.host.add(Plugin{Name: "second", State: "active", Manifest: echoManifest("second")}, nil)
+	<-changed
+	waitFor(t, func() bool { return listTools(t, cs)["second__echo"] != nil })
+	e.host.remove("second")
+	<-changed
+	waitFor(t, func() bool { return listTools(t, cs)["second__echo"] == nil })
+	// A quarantined plugin's tools are hidden.
+	e.host.add(Plugin{Name: "third", State: StateQuarantined, Manifest: echoManifest("third")}, nil)
+	if err := e.front.Refresh(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if listTools(t, cs)["third__echo"] != nil {
+		t.Error("quarantined plugin's tool is listed")
+	}
+}
+
+// waitFor polls cond: the refresh runs on its own goroutine after the
+// notification, so the list may lag by a moment. No timing threshold.
+func waitFor(t *testing.T, cond func() bool) {
+	t.Helper()
+	for !cond() {
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+func TestNamesAndConflicts(t *testing.T) {
+	for _, tc := range []struct {
+		in           string
+		plugin, tool string
+		ok           bool
+	}{
+		{"hello__greet", "hello", "greet", true},
+		{"sheet-gen__make__it", "sheet-gen", "make__it", true},
+		{"a_b__c", "", "", false},
+		{"__x", "", "", false},
+		{"x__", "", "", false},
+		{"plain", "", "", false},
+	} {
+		p, tl, ok := SplitToolName(tc.in)
+		if p != tc.plugin || tl != tc.tool || ok != tc.ok {
+			t.Errorf("SplitToolName(%q) = %q %q %v", tc.in, p, tl, ok)
+		}
+	}
+	h := newFakeHost()
+	long := strings.Repeat("p", 64)
+	h.add(Plugin{Name: "one", Manifest: &manifest.Manifest{Tools: []manifest.Tool{{Name: "Greet"}, {Name: "greet"}}}}, nil)
+	h.add(Plugin{Name: long, Manifest: &manifest.Manifest{Tools: []manifest.Tool{{Name: strings.Repeat("t", 64)}}}}, nil)
+	_, err := New(context.Background(), Config{Host: h})
+	var ce *ConflictError
+	if !errors.As(err, &ce) || len(ce.Conflicts) != 2 {
+		t.Fatalf("want 2 conflicts at start, got %v", err)
+	}
+	msg := err.Error()
+	for _, want := range []string{"one__Greet", "plugin one tool greet", "130 characters long"} {
+		if !strings.Contains(msg, want) {
+			t.Errorf("conflict report lacks %q:\n%s", want, msg)
+		}
+	}
+}
+
+func TestProgressAndLogs(t *testing.T) {
+	e := newEnv(t, Config{ProgressAfter: 5 * time.Millisecond})
+	progress := make(chan *mcp.ProgressNotificationParams, 64)
+	logs := make(chan *mcp.LoggingMessageParams, 8)
+	cs := e.connect(t, &mcp.ClientOptions{
+		ProgressNotificationHandler: func(_ context.Context, r *mcp.ProgressNotificationClientRequest) {
+			select {
+			case progress <- r.Params:
+			default:
+			}
+		},
+		LoggingMessageHandler: func(_ context.Context, r *mcp.LoggingMessageRequest) { logs <- r.Params },
+	})
+	done := make(chan *mcp.CallToolResult)
+	go func() {
+		r, _ := cs.CallTool(context.Background(), &mcp.CallToolParams{Name: "echo__slow", Arguments: map[string]any{}, Meta: mcp.Meta{"progressToken": "tok-1"}})
+		done <- r
+	}()
+	p := <-progress
+	if p.ProgressToken != "tok-1" || p.Progress < 1 || !strings.Contains(p.Message, "still running") {
+		t.Errorf("progress %+v", p)
+	}
+	close(e.release)
+	if r := <-done; r == nil || r.IsError {
+		t.Fatalf("slow call failed: %+v", r)
+	}
+
+	if err := cs.SetLoggingLevel(context.Background(), &mcp.SetLoggingLevelParams{Level: "debug"}); err != nil {
+		t.Fatal(err)
+	}
+	call(t, cs, "echo__logs", nil)
+	l1, l2 := <-logs, <-logs
+	if l1.Logger != "echo" || l1.Level != "info" || l2.Level != "warning" {
+		t.Errorf("log notifications %+v %+v", l1, l2)
+	}
+	d, _ := json.Marshal(l1.Data)
+	if !strings.Contains(string(d), "first line") {
+		t.Errorf("log data %s", d)
+	}
+}
+
+func TestCancellationStopsCall(t *testing.T) {
+	e := newEnv(t, Config{})
+	cs := e.connect(t, nil)
+	ctx, cancel := context.WithCancel(context.Background())
+	errc := make(chan error)
+	go func() {
+		_, err := cs.CallTool(ctx, &mcp.CallToolParams{Name: "echo__slow", Arguments: map[string]any{}})
+		errc <- err
+	}()
+	<-e.started
+	cancel()
+	if err := <-errc; !errors.Is(err, context.Canceled) {
+		t.Errorf("client saw %v", err)
+	}
+	if err := <-e.slowErr; !errors.Is(err, context.Canceled) {
+		t.Errorf("the call's context ended with %v, want cancelled", err)
+	}
+}
+
+func TestDisconnectMidCall(t *testing.T) {
+	e := newEnv(t, Config{})
+	ct, st := mcp.NewInMemoryTransports()
+	ss, err := e.front.Server().Connect(context.Background(), st, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cs, err := mcp.NewClient(&mcp.Implementation{Name: "c"}, nil).Connect(context.Background(), ct, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	go cs.CallTool(context.Background(), &mcp.CallToolParams{Name: "echo__slow", Arguments: map[string]any{}})
+	<-e.started
+	cs.Close() // the client goes away mid-call
+	if err := <-e.slowErr; err == nil {
+		t.Error("the call kept running after its client left")
+	}
+	ss.Wait()
+	// goleak in TestMain checks that nothing the call started is left.
+}
+
+func TestNoPermissionSurface(t *testing.T) {
+	e := newEnv(t, Config{})
+	cs := e.connect(t, nil)
+	for name := range listTools(t, cs) {
+		p, _, ok := SplitToolName(name)
+		if !ok || p != "echo" {
+			t.Errorf("tool %q is not a plugin tool", name)
+		}
+	}
+	caps := cs.InitializeResult().Capabilities
+	if caps.Resources != nil || caps.Prompts != nil || caps.Completions != nil {
+		t.Errorf("server offers more than tools and logging: %+v", caps)
+	}
+	if r, err := cs.ListResources(context.Background(), nil); err == nil && len(r.Resources) > 0 {
+		t.Errorf("resources offered: %v", r.Resources)
+	}
+	if r, err := cs.ListPrompts(context.Background(), nil); err == nil && len(r.Prompts) > 0 {
+		t.Errorf("prompts offered: %v", r.Prompts)
+	}
+	if r, err := cs.ListResourceTemplates(context.Background(), nil); err == nil && len(r.ResourceTemplates) > 0 {
+		t.Errorf("resource templates offered: %v", r.ResourceTemplates)
+	}
+}
