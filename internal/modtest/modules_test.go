@@ -21,7 +21,7 @@ func repoRoot(t *testing.T) string {
 
 func goCmd(t *testing.T, dir string, env []string, args ...string) {
 	t.Helper()
-	cmd := exec.Command(filepath.Join(runtime.GOROOT(), "bin", "go"), args...)
+	cmd := exec.Command("go", args...) // go test puts its own go first on PATH
 	cmd.Dir = dir
 	cmd.Env = append(append(os.Environ(), "GOWORK=off", "GOFLAGS=-mod=mod"), env...)
 	out, err := cmd.CombinedOutput()
