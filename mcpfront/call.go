@@ -1,3 +1,5 @@
+//lint:file-ignore SA1019 MCP logging is deprecated only from protocol 2026-07-28, which warden does not negotiate (see doc.go); the brief requires plugin log lines as MCP logging notifications.
+
 package mcpfront
 
 import (
@@ -63,6 +65,11 @@ func (f *Front) call(ctx context.Context, s *served, req *mcp.CallToolRequest) *
 		out = json.RawMessage("null")
 	}
 	res := &mcp.CallToolResult{Content: []mcp.Content{&mcp.TextContent{Text: string(out)}}}
+	if c.refusedAny() {
+		// The plugin handled the refusal itself (an ordinary file error,
+		// say); the person still needs to know how to allow it.
+		res.Content = append(res.Content, &mcp.TextContent{Text: "warden: " + c.hint()})
+	}
 	if s.output != nil {
 		ov, err := jsonschema.UnmarshalJSON(bytes.NewReader(out))
 		if err != nil {

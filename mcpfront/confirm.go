@@ -87,6 +87,12 @@ func (c *confirmer) refuse(r hostapi.ConfirmRequest, reason string) {
 	c.mu.Unlock()
 }
 
+func (c *confirmer) refusedAny() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return len(c.refused) > 0
+}
+
 // hint tells the person how to allow what was refused, outside the agent.
 func (c *confirmer) hint() string {
 	c.mu.Lock()

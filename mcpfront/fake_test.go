@@ -130,9 +130,9 @@ var writeRequest = hostapi.ConfirmRequest{
 type env struct {
 	host    *fakeHost
 	front   *Front
-	release chan struct{}      // closes to let "slow" finish
-	started chan struct{}      // "slow" signals it started
-	slowErr chan error         // what "slow" saw
+	release chan struct{} // closes to let "slow" finish
+	started chan struct{} // "slow" signals it started
+	slowErr chan error    // what "slow" saw
 }
 
 func newEnv(t *testing.T, cfg Config) *env {

@@ -1,3 +1,5 @@
+//lint:file-ignore SA1019 MCP logging is deprecated only from protocol 2026-07-28, which warden does not negotiate (see doc.go); the brief requires plugin log lines as MCP logging notifications.
+
 package mcpfront
 
 import (
@@ -397,7 +399,9 @@ func compileSchema(raw json.RawMessage) (*jsonschema.Schema, error) {
 func (f *Front) ServeStdio(ctx context.Context, in io.ReadCloser, out io.WriteCloser) error {
 	// A line may hold arguments over the cap, so that such a call gets a
 	// clear too_large result rather than a dropped connection.
-	t := &mcp.IOTransport{Reader: in, Writer: out, MaxLineLength: 4*f.cfg.MaxArgumentBytes + 64<<10}
+	max := 4*f.cfg.MaxArgumentBytes + 64<<10
+	w := &lockedWriter{w: out}
+	t := &mcp.IOTransport{Reader: newLineFilter(in, w, max), Writer: w, MaxLineLength: max + 1}
 	err := f.server.Run(ctx, t)
 	if errors.Is(err, io.EOF) || errors.Is(err, context.Canceled) {
 		return nil

@@ -1,0 +1,192 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"runtime/debug"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/wardenproject/warden/host"
+	"github.com/wardenproject/warden/hostapi"
+	"github.com/wardenproject/warden/mcpfront"
+)
+
+func init() { register(mcpCmd) }
+
+func mcpCmd(a *app) *cobra.Command {
+	var httpAddr, policyFile string
+	var allowRemote, rotate bool
+	cmd := &cobra.Command{
+		Use:   "mcp [--http 127.0.0.1:PORT]",
+		Short: "Serve every installed plugin as MCP tools (stdio or HTTP)",
+		Long: `mcp serves the tools of every installed plugin to an MCP client (Claude
+Desktop, Claude Code, Cursor, ...) as PLUGIN__TOOL, over stdio by default.
+Each call runs in warden's sandbox under your grants and policy and is
+audited. When the policy says ask, you are asked through the client
+(MCP elicitation); a client that cannot ask, a decline or no answer denies
+the call. Nothing an agent sends can change your grants: use 'warden grant'.
+
+--http ADDR serves MCP streamable HTTP on ADDR (loopback only unless
+--allow-remote) behind a bearer token kept in <home>/` + mcpfront.TokenFileName + `
+(printed once when created; --rotate-token makes a new one). Requests with a
+non-loopback Host or Origin header are refused.
+
+'warden mcp config --client NAME' prints how to register warden with a client.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			homeDir, err := a.home()
+			if err != nil {
+				return err
+			}
+			if httpAddr != "" {
+				if err := mcpfront.CheckListenAddr(httpAddr, allowRemote); err != nil {
+					return usageErr(err, "listen on 127.0.0.1:PORT, or pass --allow-remote if you really mean to serve other machines")
+				}
+			} else if allowRemote || rotate {
+				return usageErr(errors.New("--allow-remote and --rotate-token only apply with --http"), "add --http 127.0.0.1:PORT")
+			}
+			ctx, stop := signal.NotifyContext(ctxOf(cmd), os.Interrupt, syscall.SIGTERM)
+			defer stop()
+			h, err := host.New(ctx, host.Config{
+				Home: homeDir, PolicyPath: policyFile,
+				// Every call brings its own Confirmer (the MCP client's
+				// elicitation); anything else is refused.
+				Confirmer: hostapi.DenyAll{},
+				Log:       func(plugin, stream, line string) { fmt.Fprintf(a.errOut, "%s %s: %s\n", plugin, stream, line) },
+			})
+			if err != nil {
+				return withHint(err, "check --home; only one warden process may serve a home at a time")
+			}
+			defer h.Close()
+			front, err := mcpfront.New(ctx, mcpfront.Config{
+				Host: mcpfront.FromHost(h), Name: "warden", Version: mcpServerVersion(),
+				Logger: slog.New(slog.NewTextHandler(a.errOut, &slog.HandlerOptions{Level: slog.LevelWarn})),
+			})
+			var ce *mcpfront.ConflictError
+			if errors.As(err, &ce) {
+				return withHint(err, "uninstall one of the plugins named ('warden uninstall NAME'), then start again")
+			}
+			if err != nil {
+				return withHint(err, "fix or uninstall the plugin named above")
+			}
+			defer front.Close()
+			if httpAddr == "" {
+				return front.ServeStdio(ctx, io.NopCloser(a.in), nopWriteCloser{a.out})
+			}
+			return a.serveMCPHTTP(ctx, front, homeDir, httpAddr, allowRemote, rotate)
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&httpAddr, "http", "", "serve MCP streamable HTTP on HOST:PORT instead of stdio")
+	f.BoolVar(&allowRemote, "allow-remote", false, "allow --http on a non-loopback address")
+	f.BoolVar(&rotate, "rotate-token", false, "make a new bearer token for --http (the old one stops working)")
+	f.StringVar(&policyFile, "policy", "", "enterprise policy file (default <home>/policy.yaml when present)")
+	cmd.AddCommand(mcpConfigCmd(a))
+	return cmd
+}
+
+// mcpServerVersion is the version reported in MCP's serverInfo.
+func mcpServerVersion() string {
+	if version != "" {
+		return version
+	}
+	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" {
+		return bi.Main.Version
+	}
+	return "(devel)"
+}
+
+type nopWriteCloser struct{ io.Writer }
+
+func (nopWriteCloser) Close() error { return nil }
+
+func (a *app) serveMCPHTTP(ctx context.Context, front *mcpfront.Front, homeDir, addr string, allowRemote, rotate bool) error {
+	tokPath := filepath.Join(homeDir, mcpfront.TokenFileName)
+	tok, created, err := mcpfront.LoadOrCreateToken(tokPath, rotate)
+	if err != nil {
+		return withHint(err, "run 'warden mcp --http ADDR --rotate-token' to replace the token file")
+	}
+	if created {
+		fmt.Fprintf(a.errOut, "warden: new MCP bearer token (kept in %s, shown only now):\n%s\n", tokPath, tok)
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return withHint(fmt.Errorf("listen on %s: %w", addr, err), "choose a free port")
+	}
+	opts := mcpfront.HTTPOptions{Token: tok}
+	if allowRemote {
+		host, _, _ := net.SplitHostPort(addr)
+		opts.ExtraHosts = append(opts.ExtraHosts, host)
+	}
+	handler, err := mcpfront.HTTPHandler(front, opts)
+	if err != nil {
+		ln.Close()
+		return err
+	}
+	srv := &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second}
+	fmt.Fprintf(a.errOut, "warden: serving MCP on http://%s/ (Authorization: Bearer <token from %s>)\n", ln.Addr(), tokPath)
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		srv.Shutdown(sctx)
+		return nil
+	}
+}
+
+func mcpConfigCmd(a *app) *cobra.Command {
+	var client string
+	cmd := &cobra.Command{
+		Use:   "config --client claude-desktop|claude-code|cursor",
+		Short: "Print how to register warden with an MCP client",
+		Long: `config prints what to add to an MCP client so that it starts 'warden mcp'
+with this binary's absolute path and the current --home:
+  claude-desktop  JSON for claude_desktop_config.json
+  cursor          JSON for ~/.cursor/mcp.json
+  claude-code     the 'claude mcp add' command to run`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			homeDir, err := a.home()
+			if err != nil {
+				return err
+			}
+			exe, err := os.Executable()
+			if err == nil {
+				exe, err = filepath.EvalSymlinks(exe)
+			}
+			if err != nil {
+				return withHint(fmt.Errorf("find this program's path: %w", err), "run warden by its full path")
+			}
+			if strings.Contains(exe, string(filepath.Separator)+"go-build") {
+				fmt.Fprintf(a.errOut, "warden: warning: %s is a temporary file made by 'go run' and will disappear; build warden (go build -o ~/bin/warden ./cmd/warden) and run 'warden mcp config' from that binary\n", exe)
+			}
+			snippet, err := mcpfront.ClientConfig(client, exe, homeDir)
+			if err != nil {
+				return usageErr(err, "pass --client claude-desktop, claude-code or cursor")
+			}
+			if a.json {
+				return a.printJSON(map[string]any{"client": client, "command": exe, "args": []string{"--home", homeDir, "mcp"}, "snippet": snippet})
+			}
+			_, err = io.WriteString(a.out, snippet)
+			return err
+		},
+	}
+	cmd.Flags().StringVar(&client, "client", "", "claude-desktop, claude-code or cursor")
+	return cmd
+}

@@ -1,0 +1,73 @@
+package mcpfront
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"io"
+	"strings"
+	"testing"
+)
+
+// FuzzSplitToolName checks that every name ToolName makes splits back into
+// its parts, and that SplitToolName never accepts a plugin part with "_".
+func FuzzSplitToolName(f *testing.F) {
+	for _, s := range []string{"hello__greet", "a__b__c", "a_b__c", "__", "x__", "__y", "sheet-gen__generate", ""} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		p, tl, ok := SplitToolName(s)
+		if !ok {
+			return
+		}
+		if strings.Contains(p, "_") || p == "" || tl == "" || ToolName(p, tl) != s {
+			t.Fatalf("SplitToolName(%q) = %q, %q", s, p, tl)
+		}
+	})
+}
+
+type nopCloser struct{ io.Writer }
+
+func (nopCloser) Close() error { return nil }
+
+// FuzzLineFilter feeds arbitrary bytes to the stdio line filter: it must
+// never panic, must pass on only lines that are JSON, and must answer every
+// other non-empty line with one JSON-RPC error response.
+func FuzzLineFilter(f *testing.F) {
+	for _, s := range []string{
+		"not json\n",
+		`{"jsonrpc":"2.0","id":1,"method":"ping"}` + "\n",
+		`{"id":7,"method":"x"}` + "\n42\n[]\n\n   \n",
+		`{"jsonrpc":"2.0","id":{"a":1}}` + "\n",
+		strings.Repeat("x", 300) + "\n{}",
+		"\xff\xfe\n",
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, in []byte) {
+		var out bytes.Buffer
+		lf := newLineFilter(io.NopCloser(bytes.NewReader(in)), nopCloser{&out}, 128)
+		passed, err := io.ReadAll(lf)
+		if err != nil {
+			t.Fatal(err)
+		}
+		sc := bufio.NewScanner(bytes.NewReader(passed))
+		sc.Buffer(nil, 1<<20)
+		for sc.Scan() {
+			if !json.Valid(sc.Bytes()) {
+				t.Fatalf("passed on a line that is not JSON: %q", sc.Bytes())
+			}
+		}
+		sc = bufio.NewScanner(&out)
+		for sc.Scan() {
+			var m struct {
+				JSONRPC string          `json:"jsonrpc"`
+				ID      json.RawMessage `json:"id"`
+				Error   struct{ Code int }
+			}
+			if err := json.Unmarshal(sc.Bytes(), &m); err != nil || m.JSONRPC != "2.0" || (m.Error.Code != -32700 && m.Error.Code != -32600) {
+				t.Fatalf("bad error response %q", sc.Bytes())
+			}
+		}
+	})
+}

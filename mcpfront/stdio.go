@@ -1,0 +1,125 @@
+package mcpfront
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"sync"
+)
+
+// The SDK's stdio transport ends the session at the first line it cannot
+// decode, without a word to the client. warden answers such a line the way
+// JSON-RPC 2.0 (section 5.1) says — a Parse error (-32700) or Invalid Request
+// (-32600) response with a null or echoed id — and keeps the session.
+
+// lockedWriter serialises whole-message writes from the SDK and the filter.
+// The SDK writes each message and its newline in one Write call.
+type lockedWriter struct {
+	mu sync.Mutex
+	w  io.WriteCloser
+}
+
+func (l *lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
+}
+
+func (l *lockedWriter) Close() error { return l.w.Close() }
+
+// lineFilter passes well-formed JSON-RPC lines through to the SDK and answers
+// every other line itself.
+type lineFilter struct {
+	src    *bufio.Reader
+	closer io.Closer
+	out    io.Writer
+	max    int
+	buf    []byte
+}
+
+func newLineFilter(in io.ReadCloser, out io.Writer, max int) *lineFilter {
+	return &lineFilter{src: bufio.NewReaderSize(in, 64<<10), closer: in, out: out, max: max}
+}
+
+func (l *lineFilter) Close() error { return l.closer.Close() }
+
+func (l *lineFilter) Read(p []byte) (int, error) {
+	for len(l.buf) == 0 {
+		line, tooLong, err := l.readLine()
+		if tooLong {
+			l.reply(nil, -32600, fmt.Sprintf("Invalid Request: the message is longer than %d bytes", l.max))
+		} else if msg := bytes.TrimSpace(line); len(msg) > 0 && l.check(msg) {
+			l.buf = append(msg, '\n')
+		}
+		if err != nil && len(l.buf) == 0 {
+			return 0, err
+		}
+		if err != nil {
+			break
+		}
+	}
+	n := copy(p, l.buf)
+	l.buf = l.buf[n:]
+	return n, nil
+}
+
+// readLine reads one line without its newline, dropping whatever exceeds max.
+func (l *lineFilter) readLine() (line []byte, tooLong bool, err error) {
+	for {
+		frag, err := l.src.ReadSlice('\n')
+		if !tooLong {
+			if len(line)+len(frag) > l.max+1 {
+				tooLong, line = true, nil
+			} else {
+				line = append(line, frag...)
+			}
+		}
+		if errors.Is(err, bufio.ErrBufferFull) {
+			continue
+		}
+		return bytes.TrimSuffix(line, []byte("\n")), tooLong, err
+	}
+}
+
+// check reports whether msg may go to the SDK, answering it otherwise.
+func (l *lineFilter) check(msg []byte) bool {
+	if !json.Valid(msg) {
+		l.reply(nil, -32700, "Parse error: the line is not JSON; send one JSON-RPC 2.0 message per line")
+		return false
+	}
+	switch msg[0] {
+	case '[':
+		return true // a batch: the SDK answers it by protocol version
+	case '{':
+	default:
+		l.reply(nil, -32600, "Invalid Request: a JSON-RPC message is a JSON object")
+		return false
+	}
+	var m struct {
+		JSONRPC string          `json:"jsonrpc"`
+		ID      json.RawMessage `json:"id"`
+		Method  *string         `json:"method"`
+		Result  json.RawMessage `json:"result"`
+		Error   json.RawMessage `json:"error"`
+	}
+	if err := json.Unmarshal(msg, &m); err != nil || m.JSONRPC != "2.0" || (m.Method == nil && m.Result == nil && m.Error == nil) {
+		id := m.ID
+		if t := bytes.TrimSpace(id); len(t) == 0 || (t[0] != '"' && (t[0] < '0' || t[0] > '9') && t[0] != '-') {
+			id = nil
+		}
+		l.reply(id, -32600, `Invalid Request: a JSON-RPC 2.0 message needs "jsonrpc":"2.0" and a method, result or error`)
+		return false
+	}
+	return true
+}
+
+func (l *lineFilter) reply(id json.RawMessage, code int, msg string) {
+	if id == nil {
+		id = json.RawMessage("null")
+	}
+	b, _ := json.Marshal(map[string]any{"jsonrpc": "2.0", "id": id, "error": map[string]any{"code": code, "message": msg}})
+	_, _ = l.out.Write(append(b, '\n'))
+}
