@@ -195,30 +195,6 @@ func (p *Policy) preapproved(name, keyID string) (Publisher, bool) {
 	return Publisher{}, false
 }
 
-// glob matches s against g, where '*' matches any run of characters (including
-// none) and every other byte matches itself. It never allocates.
-func glob(g, s string) bool {
-	// Iterative matcher with one backtrack point: linear for a single '*',
-	// O(len(g)·len(s)) at worst, no recursion to blow up on hostile input.
-	var gi, si, starG, starS = 0, 0, -1, 0
-	for si < len(s) {
-		switch {
-		case gi < len(g) && g[gi] == '*':
-			starG, starS = gi, si
-			gi++
-		case gi < len(g) && g[gi] == s[si]:
-			gi++
-			si++
-		case starG >= 0:
-			starS++
-			si = starS
-			gi = starG + 1
-		default:
-			return false
-		}
-	}
-	for gi < len(g) && g[gi] == '*' {
-		gi++
-	}
-	return gi == len(g)
-}
+// glob matches plugin and publisher names with the same matcher as resource
+// patterns: '*' matches any run of characters.
+func glob(g, s string) bool { return resource.Glob(g, s) }

@@ -7,6 +7,12 @@ import "strings"
 // every other byte stands for itself. Segment-aware matching ('*' stops at
 // '/', '**' crosses it) is built on top in path.go.
 
+// Glob reports whether s is matched by g, where '*' in g matches any run of
+// bytes (slashes included) and every other byte matches itself. It is the
+// matcher behind env, kv and secret patterns, exported so that other packages
+// (policy's plugin and publisher globs) match names the same way.
+func Glob(g, s string) bool { return globMatch(g, s) }
+
 // globMatch reports whether s is matched by glob g. It is the classic
 // two-pointer algorithm that backtracks only to the most recent '*', so it
 // runs in O(len(g)*len(s)) worst case and never allocates.
