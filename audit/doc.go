@@ -48,6 +48,19 @@
 // damaged in the middle, shorter than its checkpoint, or whose events no
 // longer hash to the latest checkpoint, rather than sign on top of it.
 //
+// # The witness
+//
+// A transparency log is kept honest by the clients and monitors that
+// remember its checkpoints; this one lives in a directory its own user can
+// rewrite whole. So the writer remembers for itself: after every checkpoint
+// it replaces a witness file outside the directory (<home>/audit.witness)
+// with that checkpoint, and Open refuses a log that does not extend it (an
+// RFC 6962 consistency proof between the two signed roots). Without it a
+// rewritten history with its checkpoints deleted would be signed by the next
+// checkpoint. WithRecovery accepts such a log on the record, in a
+// ledger.recover event. An attacker who can also rewrite the witness, or who
+// holds the host key, is beyond it: docs/audit-format.md §3.4.
+//
 // The crash test (TestCrashRecovery) SIGKILLs an appending child 5 times by
 // default; WARDEN_SOAK=1 runs 100 rounds.
 package audit

@@ -30,6 +30,16 @@ var (
 	// ErrHashCache: the stored tree hashes (a cache derived from the records)
 	// differ from the recomputed ones; the records themselves are fine.
 	ErrHashCache = errors.New("stored tree hashes wrong")
+	// ErrWitnessMissing: the log holds events but the witness file, which every
+	// ledger has from its creation on, is gone.
+	ErrWitnessMissing = errors.New("witness of the latest checkpoint missing")
+	// ErrWitnessMismatch: the witness belongs to another log, or the log's
+	// checkpoints do not extend the checkpoint it holds — the history was
+	// rewritten or replaced.
+	ErrWitnessMismatch = errors.New("log does not extend its witness")
+	// ErrCheckpointsMissing: the log holds events but its checkpoints file,
+	// created with the log, is gone.
+	ErrCheckpointsMissing = errors.New("checkpoints file missing")
 )
 
 // IntegrityError says what is wrong with a ledger and where: the first bad
@@ -38,7 +48,7 @@ type IntegrityError struct {
 	Kind       error  // one of the Err... kinds above
 	Index      int64  // first bad event index, or -1
 	Checkpoint int    // checkpoint number (0-based) involved, or -1
-	File       string // file name inside the ledger directory, if known
+	File       string // file name inside the ledger directory, or the witness's path, if known
 	Offset     int64  // byte offset in File, or -1
 	Reason     string // a sentence for the person reading it
 }
@@ -87,6 +97,12 @@ func KindName(kind error) string {
 		return "inconsistent-checkpoints"
 	case ErrHashCache:
 		return "hash-cache"
+	case ErrWitnessMissing:
+		return "witness-missing"
+	case ErrWitnessMismatch:
+		return "witness-mismatch"
+	case ErrCheckpointsMissing:
+		return "checkpoints-missing"
 	case ErrMalformedCheckpoint:
 		return "malformed-checkpoint"
 	case ErrBadSignature:

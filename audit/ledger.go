@@ -43,6 +43,9 @@ type Ledger struct {
 	signer   note.Signer
 	verifier note.Verifiers
 
+	witnessFresh bool     // the witness is absent (no events yet) or behind the latest checkpoint: Open writes it
+	recovered    []string // what Open repaired or accepted, each logged as ledger.recover
+
 	mu        sync.Mutex
 	space     *sync.Cond // signalled when the writer takes the pending buffer
 	next      uint64     // index the next Enqueue gets
@@ -94,11 +97,18 @@ type segment struct {
 // Unless ReadOnly, it takes an exclusive lock, truncates a torn tail left by a
 // crash and logs that as a ledger.recover event, and refuses to open a ledger
 // whose records are damaged in the middle or no longer match their latest
-// signed checkpoint: those are never repaired silently.
+// signed checkpoint: those are never repaired silently. It also refuses a
+// ledger that does not extend its witness (WithWitness; by default
+// DefaultWitnessPath(dir)), so that a history rewritten inside the directory
+// is never signed by the next checkpoint; WithRecovery accepts it on the
+// record instead. ReadOnly neither checks nor writes the witness.
 func Open(dir string, opts ...Option) (*Ledger, error) {
 	cfg := defaultConfig()
 	for _, o := range opts {
 		o(&cfg)
+	}
+	if cfg.witness == "" {
+		cfg.witness = DefaultWitnessPath(dir)
 	}
 	l := &Ledger{dir: dir, cfg: cfg, durableCh: make(chan struct{}), kick: make(chan struct{}, 1),
 		closing: make(chan struct{}), done: make(chan struct{})}
@@ -150,6 +160,8 @@ func (l *Ledger) open() error {
 	if err := l.loadOrigin(); err != nil {
 		return err
 	}
+	_, statErr := os.Stat(filepath.Join(l.dir, ckptFile))
+	ckptExisted := statErr == nil
 	recovered, err := l.loadSegments()
 	if err != nil {
 		return err
@@ -172,16 +184,66 @@ func (l *Ledger) open() error {
 	if err := l.loadHashes(); err != nil {
 		return err
 	}
+	problem, err := l.checkWitness(ckptExisted)
+	if err != nil {
+		return err
+	}
+	if problem != nil && l.cfg.recovery == "" {
+		return problem
+	}
+	if l.witnessFresh {
+		if err := l.writeFirstWitness(); err != nil {
+			return err
+		}
+	}
 	l.lastCkpt = time.Now()
 	go l.run()
 	if recovered != "" {
-		ev := &Event{Action: ActionLedgerRecover, Actor: Actor{Plugin: "warden"}, Outcome: OutcomeOK,
-			Detail: map[string]string{"reason": recovered}}
-		if _, err := l.Append(context.Background(), ev); err != nil {
-			return fmt.Errorf("log recovery of audit ledger: %w", err)
+		if err := l.logRecovery(map[string]string{"reason": recovered}); err != nil {
+			return err
+		}
+	}
+	if problem != nil {
+		// The operator asked for this history to be accepted: say so in it,
+		// and sign it at once so the witness vouches for it from now on.
+		if err := l.logRecovery(map[string]string{
+			"reason":  "opened with explicit recovery: " + problem.Error(),
+			"kind":    problem.KindName(),
+			"note":    l.cfg.recovery,
+			"witness": l.cfg.witness,
+		}); err != nil {
+			return err
+		}
+		if _, err := l.Checkpoint(context.Background()); err != nil {
+			return fmt.Errorf("checkpoint the recovered audit ledger: %w", err)
 		}
 	}
 	return nil
+}
+
+func (l *Ledger) logRecovery(detail map[string]string) error {
+	ev := &Event{Action: ActionLedgerRecover, Actor: Actor{Plugin: "warden"}, Outcome: OutcomeOK, Detail: detail}
+	if _, err := l.Append(context.Background(), ev); err != nil {
+		return fmt.Errorf("log recovery of audit ledger: %w", err)
+	}
+	l.recovered = append(l.recovered, detail["reason"])
+	return nil
+}
+
+// writeFirstWitness makes the witness the latest checkpoint or, for a ledger
+// that has none, a signed checkpoint of the empty tree. A new ledger gets its
+// witness before its first event, so a log with events and no witness is
+// never a crash state.
+func (l *Ledger) writeFirstWitness() error {
+	c, ok := l.latest, l.hasLatest
+	if !ok {
+		empty, _ := tlog.TreeHash(0, nil)
+		var err error
+		if c, err = signCheckpoint(l.signer, l.origin, 0, empty); err != nil {
+			return err
+		}
+	}
+	return writeWitness(l.cfg.witness, c.Note)
 }
 
 func (l *Ledger) loadOrigin() error {
@@ -416,6 +478,12 @@ func (l *Ledger) loadCheckpoints() error {
 			return err
 		}
 		if err := datasync(f); err != nil {
+			f.Close()
+			return err
+		}
+		// Open refuses a log with events and no checkpoints file, so the
+		// file's name must be as durable as the events that follow.
+		if err := syncDir(l.dir); err != nil {
 			f.Close()
 			return err
 		}
@@ -949,6 +1017,11 @@ func (l *Ledger) checkpointLocked() error {
 	if err := datasync(l.ckptF); err != nil {
 		return fmt.Errorf("fsync audit checkpoints: %w", err)
 	}
+	// Only now, with the checkpoint durable, so the witness is never ahead of
+	// the checkpoints file.
+	if err := writeWitness(l.cfg.witness, c.Note); err != nil {
+		return err
+	}
 	l.ckptMu.Lock()
 	l.latest, l.hasLatest = c, true
 	l.ckptMu.Unlock()
@@ -987,6 +1060,13 @@ func (l *Ledger) Origin() string { return l.origin }
 
 // Dir is the ledger directory.
 func (l *Ledger) Dir() string { return l.dir }
+
+// WitnessPath is the witness file the ledger keeps (docs/audit-format.md §3.4).
+func (l *Ledger) WitnessPath() string { return l.cfg.witness }
+
+// Recovered lists the reasons of the ledger.recover events Open appended: a
+// torn tail it truncated, or a history it accepted under WithRecovery.
+func (l *Ledger) Recovered() []string { return slices.Clone(l.recovered) }
 
 // VerifierKeys are the signed-note keys the ledger checks checkpoints with.
 func (l *Ledger) VerifierKeys() []string {

@@ -1,6 +1,9 @@
 package audit
 
-import "time"
+import (
+	"path/filepath"
+	"time"
+)
 
 // Option configures Open. Options are applied once; the ledger's configuration
 // never changes after Open returns.
@@ -14,6 +17,8 @@ type config struct {
 	readOnly  bool
 	vkeys     []string
 	maxQueued int
+	witness   string // "" until Open fills in DefaultWitnessPath(dir)
+	recovery  string // non-empty: accept a history the witness does not vouch for, and say so in the log
 }
 
 func defaultConfig() config {
@@ -68,3 +73,42 @@ func WithVerifierKeys(vkeys ...string) Option {
 // it: no lock is taken, nothing is repaired or written, and a torn tail is
 // simply not read.
 func ReadOnly() Option { return func(c *config) { c.readOnly = true } }
+
+// WithWitness sets the witness file: a copy of the latest signed checkpoint
+// kept outside the ledger directory (default DefaultWitnessPath(dir)). On Open
+// the log must extend it; see docs/audit-format.md §3.4. An empty path keeps
+// the default: the witness cannot be switched off.
+func WithWitness(path string) Option {
+	return func(c *config) {
+		if path != "" {
+			c.witness = path
+		}
+	}
+}
+
+// WithRecovery lets Open accept a ledger that its witness does not vouch for
+// (no witness beside a non-empty log, a witness the log does not extend, a
+// missing checkpoints file) instead of refusing it with an *IntegrityError.
+// What was found, and note, go into a ledger.recover event, and a fresh
+// checkpoint and witness are written at once. It never repairs damaged
+// records or checkpoints that do not match the events. For an operator who
+// restored a backup or moved a home, never for a host starting by itself.
+func WithRecovery(note string) Option {
+	return func(c *config) {
+		if note == "" {
+			note = "recovery requested"
+		}
+		c.recovery = note
+	}
+}
+
+// DefaultWitnessPath is where Open keeps the witness of the ledger in dir when
+// WithWitness is not given: beside the directory, not in it, so that
+// replacing the ledger directory does not replace its witness
+// (<home>/audit → <home>/audit.witness).
+func DefaultWitnessPath(dir string) string {
+	if abs, err := filepath.Abs(dir); err == nil {
+		dir = abs
+	}
+	return filepath.Clean(dir) + ".witness"
+}

@@ -50,6 +50,13 @@ func copyDir(t *testing.T, src string) string {
 			t.Fatal(err)
 		}
 	}
+	// The witness lives beside the directory; a copy of the ledger is a copy
+	// of both, as a backup that restores cleanly would be.
+	if b, err := os.ReadFile(DefaultWitnessPath(src)); err == nil {
+		if err := os.WriteFile(DefaultWitnessPath(dst), b, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
 	return dst
 }
 

@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -26,9 +27,21 @@ type VerifyOptions struct {
 	// number of events expected (an estimate until the last segment is read).
 	Progress func(done, total uint64)
 	// Trusted is a checkpoint the verifier saw earlier (kept by a monitor or
-	// a previous run). The log must extend it: a smaller latest checkpoint is
-	// a rollback, a different root at its size an inconsistency.
+	// a previous run). The log must extend it: a smaller latest checkpoint,
+	// or none, is a rollback; a different root at its size, or another
+	// origin, an inconsistency.
 	Trusted *Checkpoint
+	// MoreTrusted are further checkpoints checked like Trusted: the host's
+	// witness (ReadWitness), a copy an auditor kept.
+	MoreTrusted []Checkpoint
+}
+
+func (o VerifyOptions) trusted() []Checkpoint {
+	out := slices.Clone(o.MoreTrusted)
+	if o.Trusted != nil {
+		out = append(out, *o.Trusted)
+	}
+	return out
 }
 
 // Report describes a log that verified.
@@ -64,7 +77,16 @@ func (l *Ledger) Verify(ctx context.Context, progress func(done, total uint64)) 
 // an *IntegrityError naming the first problem.
 func VerifyDir(ctx context.Context, dir string, verifiers note.Verifiers, opts VerifyOptions) (*Report, error) {
 	rep := &Report{}
+	trusted := opts.trusted()
 	ob, err := os.ReadFile(filepath.Join(dir, originFile))
+	if errors.Is(err, os.ErrNotExist) {
+		for _, t := range trusted {
+			if t.Size > 0 {
+				return nil, integrity(ErrRollback, 0, -1, originFile, -1,
+					"the ledger has no origin file, but a trusted checkpoint covers %d events of log %q: the ledger was deleted", t.Size, t.Origin)
+			}
+		}
+	}
 	if err != nil {
 		return nil, fmt.Errorf("verify audit ledger %s: %w", dir, err)
 	}
@@ -105,7 +127,20 @@ func VerifyDir(ctx context.Context, dir string, verifiers note.Verifiers, opts V
 				"checkpoints #%d and #%d both cover %d events but sign different roots", k-1, k, cps[k].Size)
 		}
 	}
-	if t := opts.Trusted; t != nil && len(cps) > 0 {
+	for _, t := range trusted {
+		if t.Origin != rep.Origin {
+			return nil, integrity(ErrInconsistent, -1, -1, "", -1,
+				"the trusted checkpoint is of log %q, this is log %q: the ledger was replaced (or the wrong checkpoint was given)", t.Origin, rep.Origin)
+		}
+		if len(cps) == 0 && t.Size > 0 {
+			// Without this, a log whose checkpoints were deleted and whose
+			// events were rewritten would verify as merely "unsigned".
+			return nil, integrity(ErrRollback, 0, -1, ckptFile, -1,
+				"the log has no checkpoint, but a trusted checkpoint covers %d events: its checkpoints were removed", t.Size)
+		}
+		if len(cps) == 0 {
+			continue
+		}
 		last := cps[len(cps)-1]
 		if last.Size < t.Size {
 			return nil, integrity(ErrRollback, int64(last.Size), len(cps)-1, ckptFile, -1,
@@ -118,8 +153,8 @@ func VerifyDir(ctx context.Context, dir string, verifiers note.Verifiers, opts V
 	for _, c := range cps {
 		want[c.Size] = true
 	}
-	if opts.Trusted != nil {
-		want[opts.Trusted.Size] = true
+	for _, t := range trusted {
+		want[t.Size] = true
 	}
 	roots, torn, hashErr, err := scanTree(ctx, dir, want, opts.Progress, rep)
 	if err != nil {
@@ -154,10 +189,14 @@ func VerifyDir(ctx context.Context, dir string, verifiers note.Verifiers, opts V
 			"events %d to %d do not hash to the root signed by checkpoint #%d: an event in that range was changed, inserted, deleted or reordered",
 			prevGood, c.Size-1, k)
 	}
-	if t := opts.Trusted; t != nil {
-		if r, ok := roots[t.Size]; ok && r != t.Root {
+	for _, t := range trusted {
+		if t.Size > n {
+			return nil, integrity(ErrTruncated, int64(n), -1, "", -1,
+				"a trusted checkpoint covers %d events but the log holds %d; events were removed from the end", t.Size, n)
+		}
+		if r, ok := roots[t.Size]; !ok || r != t.Root {
 			return nil, integrity(ErrInconsistent, int64(t.Size), -1, "", -1,
-				"the log's first %d events do not hash to the trusted checkpoint's root", t.Size)
+				"the log's first %d events do not hash to the trusted checkpoint's root: the history it vouches for was rewritten", t.Size)
 		}
 	}
 	if hashErr != nil {

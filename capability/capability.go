@@ -26,10 +26,33 @@ type Capability struct {
 	Parent    string           // par: "sha256:<hex>" of the parent token; "" for a root token
 	Depth     int              // dep: 0 for a root token
 	Chain     []string         // chain: ancestors' jti, root first; len(Chain) == Depth
+	Ancestors []Ancestor       // chain and anc together: Ancestors[i].ID == Chain[i]
 	Hash      string           // TokenHash of the token itself
 
 	iatN, nbfN, expN int64 // Unix nanoseconds, for the cached hot path
 	verified         bool  // set only by Mint, Delegate and Verify
+}
+
+// Ancestor is one token a delegated token descends from, as the child
+// records it: enough to apply the ancestor's revocations (its jti and its
+// subject's cut-off) without the ancestor itself.
+type Ancestor struct {
+	ID       string    // the ancestor's jti
+	Subject  string    // the ancestor's sub: the plugin that held it
+	IssuedAt time.Time // the ancestor's iat
+}
+
+// ancestors joins the chain and anc claims, which the caller checked to
+// have the same length.
+func ancestors(chain []string, anc []AncestorClaim) []Ancestor {
+	if len(chain) == 0 {
+		return nil
+	}
+	out := make([]Ancestor, len(chain))
+	for i, id := range chain {
+		out[i] = Ancestor{ID: id, Subject: anc[i].Sub, IssuedAt: time.Unix(anc[i].Iat, 0).UTC()}
+	}
+	return out
 }
 
 // Permits reports whether c grants action on everything q matches.

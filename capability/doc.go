@@ -4,7 +4,7 @@
 //
 // A token is a JWS in compact serialisation (RFC 7515) signed with EdDSA over
 // Ed25519 (RFC 8037), with JWT-style claims (RFC 7519): iss, sub, aud, res,
-// acts, exp, nbf, iat, jti, and for a delegated token par, dep and chain.
+// acts, exp, nbf, iat, jti, and for a delegated token par, dep, chain and anc.
 // docs/tokens.md specifies the format and the verification algorithm step by
 // step, and testdata/vector.json pins one token's bytes.
 //
@@ -19,8 +19,9 @@
 //     members, exact-case member names, no crit extensions, a size cap applied
 //     before any decoding.
 //   - A delegated token names its parent by hash (par) and lists every
-//     ancestor's jti (chain), so "is any ancestor revoked?" is a few set
-//     lookups and never needs the ancestors themselves. The subset rules
+//     ancestor's jti (chain) and subject and issue time (anc), so "is any
+//     ancestor revoked, by id or with all of its plugin's tokens?" is a few
+//     set lookups and never needs the ancestors themselves. The subset rules
 //     (resource within, actions among, expiry not later, depth bounded) are
 //     enforced when the host delegates; only the host signs tokens, so a child
 //     that widens its parent cannot exist with a valid signature.

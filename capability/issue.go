@@ -99,8 +99,9 @@ func (i *Issuer) Mint(req Request) (string, *Capability, error) {
 // resource must lie within the parent's (ErrWidenResource), its actions be a
 // subset (ErrWidenActions), its expiry not be later (ErrWidenExpiry), and its
 // depth not exceed the maximum (ErrDepth). The child carries the parent's
-// token hash (par) and the jti of every ancestor (chain), so revoking any
-// ancestor revokes it.
+// token hash (par), the jti of every ancestor (chain) and each ancestor's
+// subject and issue time (anc), so revoking any ancestor, or every token of
+// any ancestor's plugin (RevokeSubject), revokes it.
 func (i *Issuer) Delegate(parent *Capability, req Request) (string, *Capability, error) {
 	if parent == nil || !parent.verified {
 		return "", nil, fmt.Errorf("delegate token: %w", ErrNotVerified)
@@ -159,6 +160,16 @@ func (i *Issuer) Delegate(parent *Capability, req Request) (string, *Capability,
 	cl.Par = parent.Hash
 	cl.Dep = parent.Depth + 1
 	cl.Chain = append(slices.Clip(parent.Chain), parent.ID)
+	cl.Anc = make([]AncestorClaim, 0, len(cl.Chain))
+	for _, a := range parent.Ancestors {
+		cl.Anc = append(cl.Anc, AncestorClaim{Sub: a.Subject, Iat: a.IssuedAt.Unix()})
+	}
+	cl.Anc = append(cl.Anc, AncestorClaim{Sub: parent.Subject, Iat: parent.IssuedAt.Unix()})
+	if len(cl.Anc) != len(cl.Chain) {
+		// Only a Capability edited after Verify gets here; signing it would
+		// issue a token whose ancestors' plugins cannot revoke it.
+		return fail(fmt.Errorf("parent lists %d ancestor ids and %d ancestor subjects: %w", len(parent.Chain), len(parent.Ancestors), ErrNotVerified))
+	}
 	return i.sign(cl, pat)
 }
 
@@ -233,7 +244,7 @@ func (i *Issuer) sign(cl Claims, pat resource.Pattern) (string, *Capability, err
 	c := &Capability{
 		KeyID: i.signer.KeyID(), Issuer: cl.Iss, Subject: cl.Sub, Audience: cl.Aud,
 		Resource: pat, Actions: cl.Acts, ID: cl.Jti, Parent: cl.Par, Depth: cl.Dep, Chain: cl.Chain,
-		Hash: TokenHash(token), verified: true,
+		Ancestors: ancestors(cl.Chain, cl.Anc), Hash: TokenHash(token), verified: true,
 	}
 	c.setTimes(cl.Iat, cl.Nbf, cl.Exp)
 	return token, c, nil

@@ -15,8 +15,9 @@ type Revoker interface {
 	// claims, every token delegated from it.
 	Revoke(jti string)
 	// RevokeSubject revokes every token of subject (a plugin id) issued
-	// before the instant before. Pass time.Now() to revoke all its tokens
-	// so far; tokens minted afterwards are unaffected.
+	// before the instant before and, through their anc claims, every token
+	// delegated from one of them, whoever holds it. Pass time.Now() to revoke
+	// all its tokens so far; tokens minted afterwards are unaffected.
 	RevokeSubject(subject string, before time.Time)
 }
 
@@ -67,8 +68,9 @@ func (s *RevocationSet) Revoke(jti string) {
 	s.gen.Add(1)
 }
 
-// RevokeSubject revokes subject's tokens issued before before. Of several
-// cut-offs for one subject the latest wins. Token times are whole seconds,
+// RevokeSubject revokes subject's tokens issued before before, and the
+// tokens delegated from them (see Check). Of several cut-offs for one
+// subject the latest wins. Token times are whole seconds,
 // so a token minted in the same second as the revocation, but after it, is
 // revoked too: erring toward revoking.
 func (s *RevocationSet) RevokeSubject(subject string, before time.Time) {
@@ -122,15 +124,41 @@ func (s *RevocationSet) Len() int {
 }
 
 // Check returns an error wrapping ErrRevoked if c's jti is revoked or c was
-// issued before its subject's cut-off, ErrRevokedAncestor if the jti of any
-// ancestor in its chain is revoked, and nil otherwise.
+// issued before its subject's cut-off; ErrRevokedAncestor if the jti of any
+// ancestor in its chain is revoked, or any ancestor was issued before its
+// own subject's cut-off (a plugin's revocation reaches what it delegated to
+// other plugins); and nil otherwise.
+//
+// Each ancestor is judged by its own subject and iat, not the child's: a
+// token plugin A delegated to B before A's cut-off dies with A's tokens, and
+// one delegated from a token A was minted after the cut-off lives.
 func (s *RevocationSet) Check(c *Capability) error {
 	if s.Revoked(c.ID) {
 		return fmt.Errorf("verify token %s: %w", c.ID, ErrRevoked)
 	}
 	if s.nSubj.Load() != 0 {
-		if cut, ok := s.SubjectCutoff(c.Subject); ok && c.iatN < cut.UnixNano() {
-			return fmt.Errorf("verify token %s: every token of %q issued before %s was revoked: %w", c.ID, c.Subject, cut.UTC().Format(time.RFC3339), ErrRevoked)
+		// One read lock for the token and all its ancestors.
+		s.subMu.RLock()
+		cut, own := s.subjects[c.Subject]
+		own = own && c.iatN < cut
+		anc, ancCut := -1, int64(0)
+		if !own {
+			for i := range c.Ancestors {
+				a := &c.Ancestors[i]
+				if n, ok := s.subjects[a.Subject]; ok && a.IssuedAt.UnixNano() < n {
+					anc, ancCut = i, n
+					break
+				}
+			}
+		}
+		s.subMu.RUnlock()
+		if own {
+			return fmt.Errorf("verify token %s: every token of %q issued before %s was revoked: %w", c.ID, c.Subject, time.Unix(0, cut).UTC().Format(time.RFC3339), ErrRevoked)
+		}
+		if anc >= 0 {
+			a := c.Ancestors[anc]
+			return fmt.Errorf("verify token %s: its ancestor %s belongs to %q, every token of which issued before %s was revoked: %w",
+				c.ID, a.ID, a.Subject, time.Unix(0, ancCut).UTC().Format(time.RFC3339), ErrRevokedAncestor)
 		}
 	}
 	for _, id := range c.Chain {

@@ -48,6 +48,18 @@ type Claims struct {
 	Par   string   `json:"par,omitempty"`
 	Dep   int      `json:"dep,omitempty"`
 	Chain []string `json:"chain,omitempty"`
+	// Anc runs parallel to Chain: Anc[i] names the holder and issue time of
+	// the ancestor whose jti is Chain[i], so that revoking a plugin
+	// (RevokeSubject) reaches what it delegated to other plugins.
+	Anc []AncestorClaim `json:"anc,omitempty"`
+}
+
+// AncestorClaim is one element of the anc claim of a delegated token: the
+// sub and iat of the ancestor at the same position in chain. Field order is
+// the serialisation order.
+type AncestorClaim struct {
+	Sub string `json:"sub"`
+	Iat int64  `json:"iat"`
 }
 
 var b64 = base64.RawURLEncoding.Strict()
@@ -128,6 +140,9 @@ func decodeObject(data []byte, what string, set func(name string, raw json.RawMe
 			return fmt.Errorf("%s member %q is null: %w", what, name, ErrMalformed)
 		}
 		known, err := set(name, raw)
+		if errors.Is(err, ErrMalformed) { // from a nested strict object
+			return fmt.Errorf("%s member %q: %w", what, name, err)
+		}
 		if err != nil {
 			return fmt.Errorf("%s member %q: %v: %w", what, name, err, ErrMalformed)
 		}
@@ -176,10 +191,11 @@ const (
 	hasPar
 	hasDep
 	hasChain
+	hasAnc
 	required = hasIss | hasSub | hasAud | hasRes | hasActs | hasExp | hasNbf | hasIat | hasJti
 )
 
-var claimNames = []string{"iss", "sub", "aud", "res", "acts", "exp", "nbf", "iat", "jti", "par", "dep", "chain"}
+var claimNames = []string{"iss", "sub", "aud", "res", "acts", "exp", "nbf", "iat", "jti", "par", "dep", "chain", "anc"}
 
 func parseClaims(data []byte) (Claims, int, error) {
 	var c Claims
@@ -211,6 +227,11 @@ func parseClaims(data []byte) (Claims, int, error) {
 			dst, present = &c.Dep, present|hasDep
 		case "chain":
 			dst, present = &c.Chain, present|hasChain
+		case "anc":
+			present |= hasAnc
+			anc, err := parseAncestors(raw)
+			c.Anc = anc
+			return true, err
 		default:
 			return false, nil
 		}
@@ -227,4 +248,41 @@ func parseClaims(data []byte) (Claims, int, error) {
 		}
 	}
 	return c, present, nil
+}
+
+// parseAncestors reads the anc claim: a JSON array of objects, each parsed as
+// strictly as the claims themselves (encoding/json alone would accept
+// duplicate, unknown or case-folded members inside the elements) and each
+// with both sub and iat.
+func parseAncestors(raw json.RawMessage) ([]AncestorClaim, error) {
+	var elems []json.RawMessage
+	if err := json.Unmarshal(raw, &elems); err != nil {
+		return nil, fmt.Errorf("not an array of objects: %v", err)
+	}
+	out := make([]AncestorClaim, len(elems))
+	for i, e := range elems {
+		a := &out[i]
+		var seen int
+		err := decodeObject(e, fmt.Sprintf("element %d", i), func(name string, raw json.RawMessage) (bool, error) {
+			switch name {
+			case "sub":
+				seen |= hasSub
+				return true, json.Unmarshal(raw, &a.Sub)
+			case "iat":
+				seen |= hasIat
+				return true, json.Unmarshal(raw, &a.Iat)
+			}
+			return false, nil
+		})
+		if err != nil {
+			return nil, err
+		}
+		if seen&hasSub == 0 {
+			return nil, fmt.Errorf("element %d lacks member \"sub\"", i)
+		}
+		if seen&hasIat == 0 {
+			return nil, fmt.Errorf("element %d lacks member \"iat\"", i)
+		}
+	}
+	return out, nil
 }

@@ -31,7 +31,9 @@ func toVec(r Request) vecReq {
 var update = flag.Bool("update", false, "rewrite testdata/vector.json")
 
 // vector is testdata/vector.json: everything an independent implementation
-// needs to reproduce and verify one root and one delegated token.
+// needs to reproduce and verify a root token, its child delegated to another
+// plugin and that child's child, and to check that a subject cut-off
+// reaches the descendants held by other plugins.
 type vector struct {
 	Comment      string   `json:"comment"`
 	SeedHex      string   `json:"ed25519_seed_hex"`
@@ -44,43 +46,91 @@ type vector struct {
 	TokenHash    string   `json:"token_hash"`
 	HeaderJSON   string   `json:"header_json"`
 	ClaimsJSON   string   `json:"claims_json"`
+	ChildNow     int64    `json:"child_now"`
 	ChildRequest vecReq   `json:"child_request"`
 	ChildToken   string   `json:"child_token"`
+	ChildHash    string   `json:"child_token_hash"`
 	ChildClaims  string   `json:"child_claims_json"`
+	GrandNow     int64    `json:"grandchild_now"`
+	GrandRequest vecReq   `json:"grandchild_request"`
+	GrandToken   string   `json:"grandchild_token"`
+	GrandClaims  string   `json:"grandchild_claims_json"`
+	Revocations  []vecRev `json:"subject_revocation_cases"`
 }
+
+// vecRev is one subject cut-off and the error code each pinned token then
+// gets from Verify at grandchild_now ("" for valid): root, child, grandchild.
+type vecRev struct {
+	Subject string    `json:"revoke_subject"`
+	Before  int64     `json:"before"`
+	Codes   [3]string `json:"codes"`
+}
+
+// vecRevCases are the cut-offs the vector pins: just after and exactly at
+// each token's iat, for each of the three plugins.
+var vecRevCases = []struct {
+	sub    string
+	before int64 // seconds after now
+}{{"acme.sheets", 1}, {"acme.sheets", 0}, {"acme.viewer", 6}, {"acme.viewer", 5}, {"acme.export", 11}}
 
 func TestVector(t *testing.T) {
 	f := newFixture(t)
 	req := Request{Subject: "acme.sheets", Audience: "inst-1", Resource: "net:https://api.example.com/v1/items/*", Actions: []string{"post", "get"}, TTL: 5 * time.Minute}
 	tok, root := f.mint(t, req)
+	childAt, grandAt := t0.Add(5*time.Second), t0.Add(10*time.Second)
 	childReq := Request{Subject: "acme.viewer", Audience: "inst-2", Actions: []string{"get"}, TTL: time.Minute}
-	childTok, _, err := f.iss.Delegate(root, childReq)
+	childTok, child, err := f.iss.WithClock(func() time.Time { return childAt }).Delegate(root, childReq)
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, ps, _, _ := splitToken(tok)
-	hs := f.iss.header
-	hj, _ := b64.DecodeString(hs)
-	pj, _ := b64.DecodeString(ps)
-	_, cps, _, _ := splitToken(childTok)
-	cj, _ := b64.DecodeString(cps)
-	jti := make([]byte, 32)
+	grandReq := Request{Subject: "acme.export", Audience: "inst-3", Resource: "net:https://api.example.com/v1/items/42", TTL: 30 * time.Second}
+	grandTok, _, err := f.iss.WithClock(func() time.Time { return grandAt }).Delegate(child, grandReq)
+	if err != nil {
+		t.Fatal(err)
+	}
+	claimsOf := func(tok string) string {
+		_, ps, _, _ := splitToken(tok)
+		b, _ := b64.DecodeString(ps)
+		return string(b)
+	}
+	hj, _ := b64.DecodeString(f.iss.header)
+	jti := make([]byte, 48)
 	(&countingRand{}).Read(jti)
+	toks := []string{tok, childTok, grandTok}
+	var revs []vecRev
+	for _, rc := range vecRevCases {
+		r := vecRev{Subject: rc.sub, Before: t0.Unix() + rc.before}
+		set := NewRevocationSet()
+		set.RevokeSubject(r.Subject, time.Unix(r.Before, 0))
+		v := f.ver.WithRevocations(set)
+		for i, tk := range toks {
+			_, err := v.Verify(tk, Expect{}, grandAt)
+			r.Codes[i] = ErrorCode(err)
+		}
+		revs = append(revs, r)
+	}
 	got := vector{
 		Comment:      "warden capability token test vector; see docs/tokens.md. jti bytes are consumed 16 per token, root first.",
 		SeedHex:      hex.EncodeToString(hostSeed),
 		PublicHex:    hex.EncodeToString(f.signer.Public()),
 		KeyID:        f.signer.KeyID(),
 		Now:          t0.Unix(),
-		JTIBytesHex:  []string{hex.EncodeToString(jti[:16]), hex.EncodeToString(jti[16:])},
+		JTIBytesHex:  []string{hex.EncodeToString(jti[:16]), hex.EncodeToString(jti[16:32]), hex.EncodeToString(jti[32:])},
 		Request:      toVec(req),
 		Token:        tok,
 		TokenHash:    TokenHash(tok),
 		HeaderJSON:   string(hj),
-		ClaimsJSON:   string(pj),
+		ClaimsJSON:   claimsOf(tok),
+		ChildNow:     childAt.Unix(),
 		ChildRequest: toVec(childReq),
 		ChildToken:   childTok,
-		ChildClaims:  string(cj),
+		ChildHash:    TokenHash(childTok),
+		ChildClaims:  claimsOf(childTok),
+		GrandNow:     grandAt.Unix(),
+		GrandRequest: toVec(grandReq),
+		GrandToken:   grandTok,
+		GrandClaims:  claimsOf(grandTok),
+		Revocations:  revs,
 	}
 	data, err := json.MarshalIndent(got, "", "  ")
 	if err != nil {
@@ -100,7 +150,7 @@ func TestVector(t *testing.T) {
 	if !bytes.Equal(want, data) {
 		t.Fatalf("token bytes changed; if on purpose, run go test -run TestVector -update and update docs/tokens.md\n got: %s", data)
 	}
-	// The pinned tokens verify at the pinned time, the child with its chain.
+	// The pinned tokens verify at the pinned times, with their lineage.
 	var v vector
 	if err := json.Unmarshal(want, &v); err != nil {
 		t.Fatal(err)
@@ -109,9 +159,13 @@ func TestVector(t *testing.T) {
 	if err != nil || c.Hash != v.TokenHash {
 		t.Fatalf("vector token: %v", err)
 	}
-	cc, err := f.ver.Verify(v.ChildToken, Expect{Subject: "acme.viewer", Audience: "inst-2"}, time.Unix(v.Now, 0))
-	if err != nil || cc.Parent != v.TokenHash || cc.Chain[0] != c.ID {
+	cc, err := f.ver.Verify(v.ChildToken, Expect{Subject: "acme.viewer", Audience: "inst-2"}, time.Unix(v.ChildNow, 0))
+	if err != nil || cc.Parent != v.TokenHash || cc.Chain[0] != c.ID || cc.Ancestors[0] != (Ancestor{c.ID, "acme.sheets", c.IssuedAt}) {
 		t.Fatalf("vector child token: %v", err)
+	}
+	gc, err := f.ver.Verify(v.GrandToken, Expect{Subject: "acme.export", Audience: "inst-3"}, time.Unix(v.GrandNow, 0))
+	if err != nil || gc.Parent != v.ChildHash || len(gc.Ancestors) != 2 || gc.Ancestors[1] != (Ancestor{cc.ID, "acme.viewer", child.IssuedAt}) {
+		t.Fatalf("vector grandchild token: %v %+v", err, gc)
 	}
 }
 
@@ -136,7 +190,7 @@ func TestVectorSignatureWithOpenSSL(t *testing.T) {
 		t.Fatal(err)
 	}
 	dir := t.TempDir()
-	for i, tok := range []string{v.Token, v.ChildToken} {
+	for i, tok := range []string{v.Token, v.ChildToken, v.GrandToken} {
 		hs, ps, ss, err := splitToken(tok)
 		if err != nil {
 			t.Fatal(err)
@@ -171,7 +225,8 @@ func TestVectorInDocs(t *testing.T) {
 	if err := json.Unmarshal(data, &v); err != nil {
 		t.Fatal(err)
 	}
-	for _, s := range []string{v.Token, v.ChildToken, v.TokenHash, v.ClaimsJSON, v.ChildClaims, v.HeaderJSON, v.SeedHex, v.PublicHex} {
+	for _, s := range []string{v.Token, v.ChildToken, v.GrandToken, v.TokenHash, v.ChildHash,
+		v.ClaimsJSON, v.ChildClaims, v.GrandClaims, v.HeaderJSON, v.SeedHex, v.PublicHex} {
 		if !strings.Contains(string(doc), s) {
 			t.Errorf("docs/tokens.md lacks %.60s...", s)
 		}

@@ -237,8 +237,8 @@ func claimsToCapability(h Header, cl Claims, present int) (*Capability, error) {
 	if present&hasDep != 0 && cl.Dep == 0 {
 		return nil, fmt.Errorf("claim dep is 0; a root token omits it: %w", ErrMalformed)
 	}
-	if cl.Dep == 0 && present&(hasPar|hasChain) != 0 {
-		return nil, fmt.Errorf("claims par and chain belong to delegated tokens only: %w", ErrMalformed)
+	if cl.Dep == 0 && present&(hasPar|hasChain|hasAnc) != 0 {
+		return nil, fmt.Errorf("claims par, chain and anc belong to delegated tokens only: %w", ErrMalformed)
 	}
 	if cl.Dep > 0 {
 		if !validHash(cl.Par) {
@@ -252,11 +252,30 @@ func claimsToCapability(h Header, cl Claims, present int) (*Capability, error) {
 				return nil, fmt.Errorf("claim chain holds %q, not an ancestor jti: %w", id, ErrMalformed)
 			}
 		}
+		// Without anc, revoking an ancestor's plugin would not reach this
+		// token: a delegated token lacking it is refused, not half-checked.
+		if present&hasAnc == 0 {
+			return nil, fmt.Errorf("delegated token lacks claim anc: %w", ErrMalformed)
+		}
+		if len(cl.Anc) != cl.Dep {
+			return nil, fmt.Errorf("claim anc has %d entries, dep says %d: %w", len(cl.Anc), cl.Dep, ErrMalformed)
+		}
+		for i, a := range cl.Anc {
+			if err := checkName(a.Sub); err != nil {
+				return nil, fmt.Errorf("claim anc[%d].sub: %v: %w", i, err, ErrMalformed)
+			}
+			// No order between the iats is required: the wall clock may
+			// step back between two delegations, and each ancestor's cut-off
+			// is checked against its own iat.
+			if a.Iat <= 0 || a.Iat > maxNumericDate {
+				return nil, fmt.Errorf("claim anc[%d].iat %d is not a positive NumericDate up to 2^33: %w", i, a.Iat, ErrMalformed)
+			}
+		}
 	}
 	c := &Capability{
 		KeyID: h.Kid, Issuer: cl.Iss, Subject: cl.Sub, Audience: cl.Aud,
 		Resource: pat, Actions: cl.Acts, ID: cl.Jti,
-		Parent: cl.Par, Depth: cl.Dep, Chain: cl.Chain,
+		Parent: cl.Par, Depth: cl.Dep, Chain: cl.Chain, Ancestors: ancestors(cl.Chain, cl.Anc),
 	}
 	c.setTimes(cl.Iat, cl.Nbf, cl.Exp)
 	return c, nil

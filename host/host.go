@@ -211,16 +211,25 @@ func New(ctx context.Context, cfg Config) (_ *Host, err error) {
 	}
 	closers = append(closers, func() error { return h.wasm.Close(context.Background()) })
 
+	// No grant may reach warden's own state (docs/threat-model.md V-5):
+	// the home, and the cache and policy file wherever they live.
+	protected := []string{dir}
+	for _, p := range []string{cfg.CacheDir, cfg.PolicyPath} {
+		if abs, err := filepath.Abs(p); p != "" && err == nil {
+			protected = append(protected, abs)
+		}
+	}
 	h.gate, err = hostapi.NewGate(hostapi.Config{
-		Tokens:  h.verifier,
-		Policy:  h.engine,
-		Audit:   eventTap{h},
-		Confirm: callConfirmer{h},
-		Issuer:  trackingIssuer{h},
-		KV:      h.st,
-		Logger:  slog.New(logHandler{h: h}),
-		Home:    cfg.UserHome,
-		Clock:   cfg.Now,
+		Protected: protected,
+		Tokens:    h.verifier,
+		Policy:    h.engine,
+		Audit:     eventTap{h},
+		Confirm:   callConfirmer{h},
+		Issuer:    trackingIssuer{h},
+		KV:        h.st,
+		Logger:    slog.New(logHandler{h: h}),
+		Home:      cfg.UserHome,
+		Clock:     cfg.Now,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("new host: %w", err)

@@ -53,8 +53,10 @@ var (
 // Install installs the plugin in dir (manifest.json and its built entry):
 // the manifest must have no lint errors, the entry must compile and follow
 // the ABI, and every grant must lie within the manifest. It records the
-// plugin and its grants in the store and appends an "install" event and one
-// "grant" event per grant to the ledger.
+// plugin and its grants in the store in one transaction (a failure leaves the
+// store as it was: no plugin without its grants, no grants without their
+// plugin), then appends a "revoke" event per grant replaced, an "install"
+// event and one "grant" event per grant to the ledger.
 func (h *Host) Install(ctx context.Context, dir string, opts InstallOptions) (*Plugin, error) {
 	if h.isClosed() {
 		return nil, hostapi.Errorf(hostapi.CodeUnavailable, "the host is closed")
@@ -122,13 +124,22 @@ func (h *Host) Install(ctx context.Context, dir string, opts InstallOptions) (*P
 	}
 	_ = mod.Close(ctx)
 
+	// Replace keeps its documented meaning, "its grants are replaced by
+	// Grants": the user grants go too, in the same transaction as the rest.
+	var drop []int64
 	old, err := h.st.GetPlugin(ctx, m.Name)
 	switch {
 	case err == nil && !opts.Replace:
 		return nil, fmt.Errorf("install %s: %w (version %s from %s); uninstall it first", m.Name, ErrInstalled, old.Version, old.Path)
 	case err == nil:
-		if err := h.dropGrants(ctx, m.Name); err != nil {
-			return nil, err
+		gs, err := h.st.ListGrants(ctx, m.Name)
+		if err != nil {
+			return nil, fmt.Errorf("install %s: %w", m.Name, err)
+		}
+		for _, g := range gs {
+			if g.Source == store.SourceUser {
+				drop = append(drop, g.ID)
+			}
 		}
 	case !errors.Is(err, store.ErrNotFound):
 		return nil, fmt.Errorf("install %s: %w", m.Name, err)
@@ -139,19 +150,31 @@ func (h *Host) Install(ctx context.Context, dir string, opts InstallOptions) (*P
 	}
 	rec := store.Plugin{ID: m.Name, Version: m.Version, Publisher: m.Publisher.Name, KeyID: m.Publisher.KeyID, Path: dir,
 		Manifest: compact.Bytes(), Digest: digest, State: store.StateActive, Risk: manifest.Risk(m).Value}
-	if err := h.st.UpsertPlugin(ctx, rec); err != nil {
+	// One transaction: the row, the old grants out and the new ones in, or
+	// nothing at all.
+	res, err := h.st.InstallPlugin(ctx, rec, grants, store.InstallOpts{Replace: opts.Replace, DropGrantIDs: drop})
+	switch {
+	case errors.Is(err, store.ErrExists):
+		return nil, fmt.Errorf("install %s: %w (installed meanwhile); uninstall it first", m.Name, ErrInstalled)
+	case err != nil:
 		return nil, fmt.Errorf("install %s: %w", m.Name, err)
 	}
+	rec = res.Plugin
 	h.evict(ctx, m.Name)
-	if err := h.adminEvent(ctx, audit.ActionInstall, "plugin:"+m.Name, map[string]string{
-		"plugin": m.Name, "version": m.Version, "digest": digest, "source": "directory", "risk": fmt.Sprint(rec.Risk)}); err != nil {
+	for _, g := range res.Removed {
+		if err := h.adminEvent(ctx, audit.ActionRevoke, g.Resource, map[string]string{
+			"from": m.Name, "acts": strings.Join(g.Actions, ","), "grant": fmt.Sprint(g.ID), "reason": "replaced by a new install"}); err != nil {
+			return nil, err
+		}
+	}
+	detail := map[string]string{"plugin": m.Name, "version": m.Version, "digest": digest, "source": "directory", "risk": fmt.Sprint(rec.Risk)}
+	if res.Previous != nil {
+		detail["previous"] = res.Previous.Version
+	}
+	if err := h.adminEvent(ctx, audit.ActionInstall, "plugin:"+m.Name, detail); err != nil {
 		return nil, err
 	}
-	for _, g := range grants {
-		saved, err := h.st.AddGrant(ctx, g)
-		if err != nil {
-			return nil, fmt.Errorf("install %s: %w", m.Name, err)
-		}
+	for _, saved := range res.Added {
 		if err := h.adminEvent(ctx, audit.ActionGrant, saved.Resource, map[string]string{
 			"to": m.Name, "acts": strings.Join(saved.Actions, ","), "grant": fmt.Sprint(saved.ID), "source": string(saved.Source)}); err != nil {
 			return nil, err
@@ -164,24 +187,6 @@ func (h *Host) Install(ctx context.Context, dir string, opts InstallOptions) (*P
 	p := pluginOf(rec)
 	p.Manifest = m
 	return &p, nil
-}
-
-// dropGrants deletes every grant of plugin, recording each as a revoke.
-func (h *Host) dropGrants(ctx context.Context, plugin string) error {
-	gs, err := h.st.ListGrants(ctx, plugin)
-	if err != nil {
-		return err
-	}
-	for _, g := range gs {
-		if err := h.st.DeleteGrant(ctx, g.ID); err != nil && !errors.Is(err, store.ErrNotFound) {
-			return err
-		}
-		if err := h.adminEvent(ctx, audit.ActionRevoke, g.Resource, map[string]string{
-			"from": plugin, "acts": strings.Join(g.Actions, ","), "grant": fmt.Sprint(g.ID), "reason": "replaced by a new install"}); err != nil {
-			return err
-		}
-	}
-	return nil
 }
 
 // Uninstall removes plugin: its record, grants and storage go from the

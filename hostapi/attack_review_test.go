@@ -31,7 +31,8 @@ func reviewGate(t *testing.T, e *env, polSrc string, perms []policy.Permission, 
 	must(t, err)
 	m, err := policy.NewManifest(perms, resource.Options{})
 	must(t, err)
-	g, err := NewGate(Config{Tokens: e.verifier, Policy: policy.NewEngine(pol, nil), Audit: e.ledger, Issuer: e.issuer, KV: e.store})
+	g, err := NewGate(Config{Tokens: e.verifier, Policy: policy.NewEngine(pol, nil), Audit: e.ledger, Issuer: e.issuer, KV: e.store,
+		Protected: e.protected, Confirm: e.confirm})
 	must(t, err)
 	c := e.caller
 	c.Manifest = m
@@ -165,22 +166,13 @@ func (e *env) reviewCall(c Caller, method, params string) ([]byte, error) {
 	return e.gate.Call(context.Background(), c, method, "", []byte(params))
 }
 
-// reviewShowKnownVulns runs the tests of known, unfixed vulnerabilities instead of
-// skipping them: WARDEN_SHOW_KNOWN_VULNS=1 go test -run Review ./hostapi/
-func reviewShowKnownVulns() bool { return os.Getenv("WARDEN_SHOW_KNOWN_VULNS") == "1" }
-
 // TestReviewSymlinkBypassesPolicyDenyAndAsk: the policy is asked about the
 // path the guest named, and the provider then re-checks the symlink-resolved
 // path only against the token's pattern. A symlink inside a granted tree that
 // points into a sub-tree the enterprise policy denies (or requires a person
-// to confirm) therefore reaches it with no deny and no prompt.
+// to confirm) therefore reached it with no deny and no prompt (V-1, fixed:
+// the gate now decides again on the resolved path).
 func TestReviewSymlinkBypassesPolicyDenyAndAsk(t *testing.T) {
-	if !reviewShowKnownVulns() {
-		t.Skip("KNOWN VULNERABILITY (docs/threat-model.md V-1): the gate asks the policy about the requested path only; " +
-			"fsprov re-checks the symlink-resolved path against the token's pattern but not against policy deny/ask rules, " +
-			"so a symlink inside an allowed tree (data/alias -> private/secret.txt) reads a file under a deny rule " +
-			"(data/private/**) and writes under an ask rule without a prompt. Run with WARDEN_SHOW_KNOWN_VULNS=1 to see it fail.")
-	}
 	e := newEnv(t)
 	priv := filepath.Join(e.data, "private")
 	must(t, os.Mkdir(priv, 0o700))
@@ -239,15 +231,11 @@ rules:
 // for ~/.config/warden/**, which lint passes, or a broad user grant) must
 // still never let a plugin read or write it: that would let it forge
 // grants, rewrite the ledger that records it, or plant native code. Here the
-// env's ledger and store live under the granted root.
+// env's ledger and store live under the granted root, and the gate is told
+// they are warden's state (Config.Protected, as host.New passes its home).
 func TestReviewGateRefusesWardensOwnState(t *testing.T) {
-	if !reviewShowKnownVulns() {
-		t.Skip("KNOWN VULNERABILITY (docs/threat-model.md V-5): the gate has no notion of warden's own state directory; " +
-			"a capability and policy rule covering it (lint passes filesystem:~/.config/warden/** write) let a plugin overwrite " +
-			"the audit ledger's checkpoints and the grants database, and create files in the compilation cache. " +
-			"Run with WARDEN_SHOW_KNOWN_VULNS=1 to see it fail.")
-	}
 	e := newEnv(t)
+	e.protected = []string{filepath.Join(e.dir, "audit"), filepath.Join(e.dir, "state.db")}
 	g, c := reviewGate(t, e, `version: 1
 rules:
   - id: all

@@ -20,6 +20,10 @@ type ConfirmRequest struct {
 	Instance  string
 	Method    string // e.g. "fs.write"
 	Resource  string // concrete resource name, e.g. "filesystem:/home/u/a.csv"
+	// Requested is the resource name the plugin asked for when it differs
+	// from Resource: Resource is where a symlink led, the place that will
+	// really be touched. "" otherwise.
+	Requested string
 	Action    string // e.g. "write"
 	// Reason is the guest's stated reason (capability.request) or the
 	// policy's reason for asking.

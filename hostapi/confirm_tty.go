@@ -57,6 +57,9 @@ func (p *Prompt) Confirm(ctx context.Context, req ConfirmRequest) (bool, error) 
 	}
 	fmt.Fprintf(&b, " asks to %s\n", Sanitize(req.Action, 32))
 	fmt.Fprintf(&b, "  resource: %s\n", Sanitize(req.Resource, 512))
+	if req.Requested != "" {
+		fmt.Fprintf(&b, "  asked as: %s (a symlink leads to the resource above)\n", Sanitize(req.Requested, 512))
+	}
 	fmt.Fprintf(&b, "  method:   %s\n", Sanitize(req.Method, 64))
 	if req.Reason != "" {
 		fmt.Fprintf(&b, "  reason:   %s\n", Sanitize(req.Reason, 500))

@@ -31,7 +31,13 @@
 //     that symlinks are followed only inside the root, and the resolved path is
 //     checked against the grant again; the opened file must be the file that
 //     was checked. wazero's own DirFS follows symlinks out of its mount, which
-//     is why the sandbox never uses it.
+//     is why the sandbox never uses it. A path that a symlink moved is decided
+//     on again where it leads (protected paths, token, policy deny and ask),
+//     so deny-wins and always-confirm hold for sub-trees of a grant; the
+//     policy is asked a second time only then.
+//   - Config.Protected (warden's own --home, cache, policy file) is out of
+//     every plugin's reach whatever it was granted, by name, through "..",
+//     or through a symlink: a grant can never become self-granting.
 //   - Durability follows DESIGN.md "Where durability is paid": an effect that
 //     leaves the sandbox (fs.write, fs.delete, fs.rename, fs.mkdir, a file
 //     opened for writing) is preceded by a durable intent event (Auditor.Append)

@@ -43,6 +43,11 @@ type env struct {
 	manifest *policy.Manifest
 	gate     *Gate
 	caller   Caller
+
+	// protected and confirm, when set, go into the Config of gates built by
+	// reviewGate.
+	protected []string
+	confirm   Confirmer
 }
 
 type envOpt func(*env, *Config)

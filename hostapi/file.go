@@ -54,13 +54,9 @@ func (g *Gate) OpenFile(ctx context.Context, caller Caller, token, p string, fla
 	listOnly := c.acc[0].Action == "list"
 	var before string
 	var intentErr *Error
-	f, real, err := fsprov.Open(ctx, grantOf(c.caps[0]), abs, flag, perm, func(real, b string) error {
+	f, _, err := fsprov.Open(ctx, c.grant(0, 0, 0), abs, flag, perm, func(_, b string) error {
 		before = b
-		var detail map[string]string
-		if real != abs {
-			detail = map[string]string{"resolved": real}
-		}
-		if herr := c.intent(a.Name, b, 0, detail); herr != nil {
+		if herr := c.intent(c.ev.Resource, b, 0, c.ev.Detail); herr != nil {
 			intentErr = herr
 			return herr
 		}
@@ -87,10 +83,9 @@ func (g *Gate) OpenFile(ctx context.Context, caller Caller, token, p string, fla
 		gf.visible = c.visibleFunc()
 	}
 	c.fillEvent(&gf.ev)
-	gf.ev.Resource, gf.ev.CapHash, gf.ev.Decision = a.Name, c.ev.CapHash, c.ev.Decision
-	if real != abs {
-		gf.ev.Detail = map[string]string{"resolved": real}
-	}
+	// The resolved path's decision and names (resolvedCheck) carry over to
+	// the close event.
+	gf.ev.Resource, gf.ev.CapHash, gf.ev.Decision, gf.ev.Detail = c.ev.Resource, c.ev.CapHash, c.ev.Decision, c.ev.Detail
 	if !writes {
 		// Reads are recorded at once; the close event adds the bytes.
 		if herr := c.outcome(audit.OutcomeOK, nil); herr != nil {

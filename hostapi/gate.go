@@ -48,6 +48,16 @@ type Config struct {
 	// MaxRead and MaxWrite cap the bytes of one fs.read / fs.write; 0 means
 	// the defaults.
 	MaxRead, MaxWrite int64
+	// Protected lists absolute host paths (directories or files) that no
+	// call may touch, whatever a token, a grant or the policy says: warden's
+	// own state directory (--home: grants database, policy, audit ledger,
+	// keys) and its compilation cache. A path is refused when it, or the
+	// path a symlink resolves it to, is one of them or lies under one;
+	// each is also matched in its symlink-resolved spelling, taken at
+	// NewGate. Empty protects nothing: the gate does not guess where the
+	// state lives, so the host must pass it (host.New passes its home, and
+	// its cache directory and policy file when they lie outside the home).
+	Protected []string
 
 	// extra holds methods registered by tests (see gate_ext_test.go): the
 	// proof that a new method needs no change to the gate.
@@ -66,6 +76,10 @@ type Gate struct {
 	methods map[string]*method
 	now     func() time.Time
 	home    resource.Options
+	// protected holds the clean Protected paths and their resolved
+	// spellings; bases caches, per grant base, its symlink-resolved form.
+	protected []string
+	bases     baseCache
 }
 
 // NewGate builds a Gate. It compiles and checks the method catalogue, so a
@@ -91,12 +105,17 @@ func NewGate(cfg Config) (*Gate, error) {
 	if cfg.MaxWrite <= 0 {
 		cfg.MaxWrite = DefaultMaxWrite
 	}
+	protected, err := protectedPaths(cfg.Protected)
+	if err != nil {
+		return nil, fmt.Errorf("hostapi: new gate: %w", err)
+	}
+	cfg.Protected = append([]string(nil), cfg.Protected...)
 	defs := append(append([]methodDef(nil), builtins...), cfg.extra...)
 	methods, err := compileCatalogue(defs)
 	if err != nil {
 		return nil, fmt.Errorf("hostapi: new gate: %w", err)
 	}
-	return &Gate{cfg: cfg, methods: methods, now: cfg.Clock, home: resource.Options{Home: cfg.Home}}, nil
+	return &Gate{cfg: cfg, methods: methods, now: cfg.Clock, home: resource.Options{Home: cfg.Home}, protected: protected}, nil
 }
 
 // Flush makes every audit event of calls that have returned durable. The host
@@ -123,6 +142,10 @@ type call struct {
 	start   time.Time
 	ev      audit.Event
 	decided bool
+	// chk are the resolved-path checkers handed to the filesystem provider
+	// (one per path of the call), kept here so that passing one allocates
+	// nothing.
+	chk [2]resolvedCheck
 }
 
 var callPool = sync.Pool{New: func() any { return new(call) }}
@@ -185,6 +208,14 @@ func (c *call) do(name, token string, params json.RawMessage) ([]byte, *Error) {
 // authorize finds, for every access of the call, a capability that covers
 // it, then asks the policy and, where it says ask, a person.
 func (c *call) authorize(token string) *Error {
+	if len(c.g.protected) > 0 {
+		for i := range c.acc {
+			if a := &c.acc[i]; a.Kind == resource.Filesystem && c.g.protects(a.Path) {
+				c.ev.Resource = a.Name
+				return c.refuse(protectedError(c.name, a.Path, false), "gate", reasonProtected)
+			}
+		}
+	}
 	for i := range c.acc {
 		a := &c.acc[i]
 		capa, herr := c.cover(token, a)
@@ -197,6 +228,13 @@ func (c *call) authorize(token string) *Error {
 		c.caps[i] = capa
 		if i == 0 {
 			c.ev.CapHash = capa.Hash
+		}
+		// A grant whose literal base passes through a symlink reaches the
+		// protected state under another spelling with no symlink below the
+		// base for the provider to see.
+		if len(c.g.protected) > 0 && a.Kind == resource.Filesystem && c.g.protectsVia(capa.Resource.Base(), a.Path) {
+			c.ev.Resource = a.Name
+			return c.refuse(protectedError(c.name, a.Path, true), "gate", reasonProtected)
 		}
 	}
 	for i := range c.acc {
@@ -302,6 +340,53 @@ func (c *call) decide(a *Access) *Error {
 	}
 }
 
+// decideResolved asks the policy about a's resolved resource name real (a
+// symlink led there), and a person when it says ask: the same decision as
+// decide, on the place the call will really touch. Its decision is the
+// call's: a deny or an unconfirmed ask refuses the call, whatever was decided
+// on the requested name. Only an allow keeps an earlier person's answer on
+// the record, since that answer was the stricter check. Messages to the guest
+// name the requested path only, never where the symlink leads; the person
+// asked and the ledger see both.
+func (c *call) decideResolved(a *Access, real string) *Error {
+	cl := c.caller
+	d := c.g.cfg.Policy.Decide(policy.Request{
+		Publisher: cl.Publisher, PublisherKeyID: cl.PublisherKeyID, Plugin: cl.Plugin, Manifest: cl.Manifest,
+		Resource: real, Action: a.Action, Now: c.start,
+	})
+	switch d.Effect {
+	case policy.Allow:
+		if c.ev.Decision.Effect != string(policy.Ask) {
+			c.ev.Decision = audit.Decision{Effect: string(d.Effect), By: d.By, Reason: d.Reason}
+		}
+		return nil
+	case policy.Ask:
+		c.ev.Decision = audit.Decision{Effect: string(d.Effect), By: d.By, Reason: d.Reason}
+		req := ConfirmRequest{Plugin: cl.Plugin, Version: cl.Version, Publisher: cl.Publisher, Instance: cl.Instance,
+			Method: c.name, Resource: real, Requested: a.Name, Action: a.Action, Reason: d.Reason, Size: -1}
+		if c.m != nil && c.m.preview != nil {
+			req.Preview, req.Size = c.m.preview(&c.args)
+		}
+		ok, err := c.g.cfg.Confirm.Confirm(c.ctx, req)
+		if ok && err == nil {
+			c.ev.Decision.Answer = audit.EffectAllow
+			return nil
+		}
+		c.ev.Decision.Answer = audit.EffectDeny
+		herr := Errorf(CodeDeclined, "%s on %s was not confirmed: the person declined, did not answer in time, or could not be asked", a.Action, a.Name)
+		herr.Err = err
+		return herr
+	default:
+		c.ev.Decision = audit.Decision{Effect: audit.EffectDeny, By: d.By, Reason: d.Reason}
+		code := CodeDenied
+		if d.By == "manifest" {
+			code = CodeNotDeclared
+		}
+		return Errorf(code, "%s: %s resolves through a symlink to a path where the policy does not allow %s (%s); where it leads is not shown",
+			c.name, Sanitize(a.Path, 512), a.Action, d.By)
+	}
+}
+
 // refuse records a call refused before the policy was asked.
 func (c *call) refuse(herr *Error, by, reason string) *Error {
 	c.ev.Decision = audit.Decision{Effect: audit.EffectDeny, By: by, Reason: reason}
@@ -319,7 +404,8 @@ func (c *call) refuseDecided(herr *Error) *Error {
 // (a path that resolves outside the grant) turns the decision into a deny by
 // the gate, so the event reads as the denial it is.
 func (c *call) fail(herr *Error) *Error {
-	if herr.Code == CodeDenied {
+	// A refusal already decided on a resolved path keeps its rule.
+	if herr.Code == CodeDenied && c.ev.Decision.Effect != audit.EffectDeny {
 		c.ev.Decision = audit.Decision{Effect: audit.EffectDeny, By: "gate", Reason: herr.Message}
 	}
 	if aerr := c.outcome(audit.OutcomeError, herr); aerr != nil {

@@ -95,6 +95,21 @@ func BenchmarkGateCall(b *testing.B) {
 			}
 		}
 	})
+	// As the host runs it: warden's home protected (Config.Protected), so
+	// every filesystem call also pays the protected-path checks.
+	cfg.Protected = []string{filepath.Join(e.dir, "home")}
+	pg, err := NewGate(cfg)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Run("fs.stat/null-ledger-protected", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			if _, err := pg.Call(ctx, e.caller, "fs.stat", "", statParams); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
 	b.Run("decode-only", func(b *testing.B) {
 		b.ReportAllocs()
 		m := e.gate.methods["fs.stat"]

@@ -73,13 +73,13 @@ func fsRenameAccess(a *args) ([]Access, *Error) {
 	}, nil
 }
 
-func grantOf(c *capability.Capability) fsprov.Grant {
-	return fsprov.Grant{Base: c.Resource.Base(), Match: c.Resource.MatchPath}
-}
-
 // fsError maps a provider error to its stable code. Messages name only the
-// path the guest asked for, never where a symlink pointed.
+// path the guest asked for, never where a symlink pointed. A refusal the
+// gate itself made on a resolved path comes back as it was made.
 func fsError(err error, method, p string) *Error {
+	if he, ok := hostError(err); ok {
+		return he
+	}
 	var code Code
 	var msg string
 	switch {
@@ -120,13 +120,13 @@ func runFSRead(ctx context.Context, c *call) ([]byte, *Error) {
 	if !ok {
 		length = -1
 	}
-	r, err := fsprov.Read(ctx, grantOf(c.caps[0]), a.Path, off, length, c.g.cfg.MaxRead)
+	r, err := fsprov.Read(ctx, c.grant(0, 0, 0), a.Path, off, length, c.g.cfg.MaxRead)
 	if err != nil {
 		return nil, fsError(err, c.name, a.Path)
 	}
 	sum := fsprov.HashOf(r.Data)
 	c.ev.Bytes = int64(len(r.Data))
-	c.ev.Detail = map[string]string{"sha256": sum}
+	c.setDetail("sha256", sum)
 	b := make([]byte, 0, base64.StdEncoding.EncodedLen(len(r.Data))+128)
 	b = append(b, `{"data":"`...)
 	b = base64.StdEncoding.AppendEncode(b, r.Data)
@@ -143,20 +143,16 @@ func runFSWrite(ctx context.Context, c *call) ([]byte, *Error) {
 	if int64(len(data)) > c.g.cfg.MaxWrite {
 		return nil, Errorf(CodeTooLarge, "%s: %d bytes is over the host's cap of %d for one write; append in pieces", c.name, len(data), c.g.cfg.MaxWrite)
 	}
-	w, err := fsprov.PrepareWrite(ctx, grantOf(c.caps[0]), a.Path, c.args.Bool("append"), c.args.Bool("create_only"))
+	w, err := fsprov.PrepareWrite(ctx, c.grant(0, 0, 0), a.Path, c.args.Bool("append"), c.args.Bool("create_only"))
 	if err != nil {
 		return nil, fsError(err, c.name, a.Path)
 	}
-	var detail map[string]string
-	if w.Real() != a.Path {
-		detail = map[string]string{"resolved": w.Real()}
-	}
-	if herr := c.intent(a.Name, w.BeforeHash(), int64(len(data)), detail); herr != nil {
+	if herr := c.intent(c.ev.Resource, w.BeforeHash(), int64(len(data)), c.ev.Detail); herr != nil {
 		w.Abort()
 		return nil, herr
 	}
 	res, err := w.Commit(data)
-	c.ev.BeforeHash, c.ev.AfterHash, c.ev.Bytes, c.ev.Detail = w.BeforeHash(), res.After, res.Bytes, detail
+	c.ev.BeforeHash, c.ev.AfterHash, c.ev.Bytes = w.BeforeHash(), res.After, res.Bytes
 	if err != nil {
 		return nil, fsError(err, c.name, a.Path)
 	}
@@ -201,7 +197,7 @@ func (c *call) visibleFunc() func(string) bool {
 
 func runFSList(ctx context.Context, c *call) ([]byte, *Error) {
 	a := &c.acc[0]
-	entries, err := fsprov.List(ctx, grantOf(c.caps[0]), a.Path, c.visibleFunc())
+	entries, err := fsprov.List(ctx, c.grant(0, 0, 0), a.Path, c.visibleFunc())
 	if err != nil {
 		return nil, fsError(err, c.name, a.Path)
 	}
@@ -225,7 +221,7 @@ func runFSList(ctx context.Context, c *call) ([]byte, *Error) {
 
 func runFSStat(_ context.Context, c *call) ([]byte, *Error) {
 	a := &c.acc[0]
-	info, err := fsprov.Stat(grantOf(c.caps[0]), a.Path)
+	info, err := fsprov.Stat(c.grant(0, 0, 0), a.Path)
 	if err != nil {
 		return nil, fsError(err, c.name, a.Path)
 	}
@@ -245,11 +241,8 @@ func runFSStat(_ context.Context, c *call) ([]byte, *Error) {
 
 func runFSDelete(_ context.Context, c *call) ([]byte, *Error) {
 	a := &c.acc[0]
-	g := grantOf(c.caps[0])
-	if herr := c.intent(a.Name, "", 0, nil); herr != nil {
-		return nil, herr
-	}
-	if err := fsprov.Delete(g, a.Path); err != nil {
+	err := fsprov.Delete(c.grant(0, 0, 0), a.Path, c.intentFor)
+	if err != nil {
 		return nil, fsError(err, c.name, a.Path)
 	}
 	return []byte(`{}`), nil
@@ -257,28 +250,38 @@ func runFSDelete(_ context.Context, c *call) ([]byte, *Error) {
 
 func runFSMkdir(_ context.Context, c *call) ([]byte, *Error) {
 	a := &c.acc[0]
-	if herr := c.intent(a.Name, "", 0, nil); herr != nil {
-		return nil, herr
-	}
-	if err := fsprov.Mkdir(grantOf(c.caps[0]), a.Path); err != nil {
+	if err := fsprov.Mkdir(c.grant(0, 0, 0), a.Path, c.intentFor); err != nil {
 		return nil, fsError(err, c.name, a.Path)
 	}
 	return []byte(`{}`), nil
+}
+
+// intentFor writes the intent of a delete or mkdir once the provider has
+// resolved and checked the path (the event's resource is then the resolved
+// one, see resolvedCheck).
+func (c *call) intentFor(string) error {
+	if herr := c.intent(c.ev.Resource, "", 0, c.ev.Detail); herr != nil {
+		return herr
+	}
+	return nil
 }
 
 func runFSRename(_ context.Context, c *call) ([]byte, *Error) {
 	from, to := &c.acc[0], &c.acc[2]
 	// The from path must be covered by one capability for both read and
 	// delete; the provider resolves it in the delete grant and re-checks the
-	// read grant on the result.
-	gd, gr := grantOf(c.caps[0]), grantOf(c.caps[1])
-	gFrom := fsprov.Grant{Base: gd.Base, Match: func(p string) bool { return gd.Match(p) && gr.Match(p) }}
-	detail := map[string]string{"to": to.Name}
-	c.ev.Detail = detail
-	if herr := c.intent(from.Name, "", 0, detail); herr != nil {
-		return nil, herr
-	}
-	if err := fsprov.Rename(gFrom, from.Path, grantOf(c.caps[2]), to.Path); err != nil {
+	// read grant on the result. Each side's resolved path is decided on
+	// again for its own actions (delete and read; write).
+	gd, gr := c.grant(0, 0, 1), grantOf(c.caps[1])
+	gFrom := fsprov.Grant{Base: gd.Base, Match: func(p string) bool { return gd.Match(p) && gr.Match(p) }, Check: gd.Check}
+	c.setDetail("to", to.Name)
+	err := fsprov.Rename(gFrom, from.Path, c.grant(1, 2, 2), to.Path, func(_, _ string) error {
+		if herr := c.intent(c.ev.Resource, "", 0, c.ev.Detail); herr != nil {
+			return herr
+		}
+		return nil
+	})
+	if err != nil {
 		return nil, fsError(err, c.name, from.Path+" -> "+to.Path)
 	}
 	return []byte(`{}`), nil

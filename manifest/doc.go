@@ -12,7 +12,8 @@
 //     names, and that every tool schema is a JSON Schema whose top-level type is
 //     "object", as the Model Context Protocol requires.
 //   - lint.go: [Lint] applies the review rules of docs/lint-rules.md (grants.go
-//     holds the facts rules and score share, such as the sensitive locations);
+//     holds the facts rules and score share; reach.go judges how far a grant
+//     reaches: the sensitive locations, every user's home, public suffixes);
 //     report.go runs the whole check on a file ([LintFile]) and prints it, and
 //     sarif.go renders findings as SARIF 2.1.0 for code-scanning CI.
 //   - risk.go: [Risk] scores a manifest 0–100 by the formula of docs/risk.md.

@@ -5,6 +5,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/wardenproject/warden/resource"
 )
 
 // FuzzParse feeds Parse arbitrary bytes: it must never panic, every fault must
@@ -65,4 +67,59 @@ func FuzzParse(f *testing.F) {
 			t.Fatalf("Parse rejects its own Marshal output: %v\n%s", err, out)
 		}
 	})
+}
+
+// FuzzLintReach feeds the lint-side reach checks arbitrary resource patterns:
+// they must never panic, and changing the ASCII case of a filesystem pattern
+// must not change whether it is a wildcard or which sensitive places it
+// reaches (macOS and Windows open both spellings as one file).
+func FuzzLintReach(f *testing.F) {
+	for _, s := range []string{
+		"filesystem:~/.SSH/**", "filesystem:/home/*/**", "filesystem:/Users/Bob", "filesystem:~/.ssh./x",
+		"filesystem:~/Library/Application Support/Warden/**", "filesystem:/etc/cron.d/x", "filesystem:/*/passwd",
+		"filesystem:~/.\u017fsh", "filesystem:/srv/jose\u0301/**", "filesystem:~/...", "filesystem:~/a./b..",
+		"net:https://*.co.uk", "net:https://*.github.io:8443/x", "net:https://*.xn--p1ai", "net:wss://*.kawasaki.jp",
+		"net:https://[::1]/", "net:*", "env:*",
+	} {
+		f.Add(s, "/home/alice")
+	}
+	f.Add("filesystem:~/x", "/Users/Jos\u00e9")
+	f.Fuzz(func(t *testing.T, res, home string) {
+		if !strings.HasPrefix(home, "/") || strings.ContainsAny(home, "*\x00") {
+			home = "/home/user"
+		}
+		ro := resource.Options{Home: home}
+		p, err := resource.ParseWith(res, ro)
+		if err != nil {
+			return
+		}
+		switch p.Kind() {
+		case resource.Net:
+			_, _ = publicSuffixWildcard(p)
+		case resource.Filesystem:
+			fp := foldPattern(p, home)
+			w, _ := anyHomeWildcard(fp, home)
+			s := sensitiveReach(fp, home)
+			up, err := resource.ParseWith(asciiUpper(res), ro)
+			if err != nil || up.Kind() != resource.Filesystem {
+				return
+			}
+			fu := foldPattern(up, home)
+			if w2, _ := anyHomeWildcard(fu, home); w2 != w {
+				t.Errorf("%q: home wildcard %v, upper-case %v", res, w, w2)
+			}
+			if s2 := sensitiveReach(fu, home); s2 != s {
+				t.Errorf("%q: reaches %q, upper-case %q", res, s, s2)
+			}
+		}
+	})
+}
+
+func asciiUpper(s string) string {
+	return strings.Map(func(r rune) rune {
+		if 'a' <= r && r <= 'z' {
+			return r - 'a' + 'A'
+		}
+		return r
+	}, s)
 }

@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -28,12 +29,34 @@ func TestLintRules(t *testing.T) {
 		{"filesystem-root", "WDN001", "permissions[0].resource", nil},
 		{"filesystem-home", "WDN001", "permissions[0].resource", nil},
 		{"net-any-host", "WDN002", "permissions[0].resource", nil},
+		{"net-public-suffix-icann", "WDN002", "permissions[0].resource", nil},
+		{"net-public-suffix-private", "WDN002", "permissions[1].resource", nil},
+		{"net-public-suffix-below", "WDN002", "permissions[0].resource", nil},
+		{"filesystem-every-home", "WDN001", "permissions[0].resource", nil},
+		{"filesystem-every-users", "WDN001", "permissions[0].resource", nil},
 		{"ssh-write", "WDN003", "permissions[0].resource", nil},
 		{"bashrc-write", "WDN003", "permissions[0].resource", nil},
 		{"config-write", "WDN003", "permissions[0].resource", nil},
 		{"git-hooks-write", "WDN003", "permissions[0].resource", nil},
 		{"keychain-write", "WDN003", "permissions[0].resource", nil},
 		{"chrome-profile-write", "WDN003", "permissions[0].resource", nil},
+		{"ssh-case-write", "WDN003", "permissions[0].resource", nil},
+		{"systemd-user-write", "WDN003", "permissions[0].resource", nil},
+		{"local-bin-write", "WDN003", "permissions[0].resource", nil},
+		{"gitconfig-write", "WDN003", "permissions[0].resource", nil},
+		{"login-autostart-write", "WDN003", "permissions[0].resource", nil},
+		{"launch-agents-write", "WDN003", "permissions[0].resource", nil},
+		{"etc-write", "WDN003", "permissions[0].resource", nil},
+		{"usr-write", "WDN003", "permissions[0].resource", nil},
+		{"cron-write", "WDN003", "permissions[0].resource", nil},
+		{"fish-write", "WDN003", "permissions[0].resource", nil},
+		{"npmrc-write", "WDN003", "permissions[0].resource", nil},
+		{"pypirc-write", "WDN003", "permissions[0].resource", nil},
+		{"cloud-aws-write", "WDN003", "permissions[0].resource", nil},
+		{"kube-write", "WDN003", "permissions[0].resource", nil},
+		{"docker-config-write", "WDN003", "permissions[0].resource", nil},
+		{"warden-home-write", "WDN003", "permissions[0].resource", nil},
+		{"warden-home-macos-write", "WDN003", "permissions[0].resource", nil},
 		{"no-publisher", "WDN004", "publisher", nil},
 		{"no-reason", "WDN005", "permissions[0].reason", nil},
 		{"tool-no-schema", "WDN006", "tools[0].input_schema", nil},
@@ -91,8 +114,27 @@ func TestLintRules(t *testing.T) {
 	}
 }
 
+// lintIDs lints a manifest with one permission and returns its error
+// findings as "RULE@path".
+func lintIDs(t *testing.T, res, acts string) []string {
+	t.Helper()
+	src := []byte(`{` + head + `, "publisher": {"name": "T", "key_id": "ed25519:21fe31dfa154a261"}, "permissions": [{"resource": ` +
+		strconv.Quote(res) + `, "actions": [` + acts + `], "reason": "r"}]}`)
+	m, err := Parse(src)
+	if err != nil {
+		t.Fatalf("%s: %v", res, err)
+	}
+	var got []string
+	for _, f := range Lint(m, src, "testdata/lint/x.json") {
+		if f.Severity == SeverityError {
+			got = append(got, f.RuleID+"@"+f.Path)
+		}
+	}
+	return got
+}
+
 func TestLintSensitiveWriteOnlyForWrites(t *testing.T) {
-	base := `{` + head + `, "publisher": {"name": "T", "key_id": "ed25519:21fe31dfa154a261"}, "permissions": [{"resource": %q, "actions": [%s], "reason": "r"}]}`
+	t.Setenv("HOME", "/home/alice")
 	cases := []struct {
 		res, acts string
 		want      bool
@@ -108,19 +150,114 @@ func TestLintSensitiveWriteOnlyForWrites(t *testing.T) {
 		{"filesystem:~/.mozilla", `"write"`, true},
 		{"filesystem:~/Library/LaunchAgents/evil.plist", `"write"`, true},
 		{"filesystem:~/Documents/*.csv", `"write"`, false},
+		// V-2: places that run code or hold credentials.
+		{"filesystem:~/.config/systemd/user/evil.service", `"write"`, true},
+		{"filesystem:~/.local/share/systemd/user/**", `"write"`, true},
+		{"filesystem:~/.local/bin/ls", `"write"`, true},
+		{"filesystem:~/.local/**", `"write"`, true},
+		{"filesystem:~/bin/**", `"write"`, true},
+		{"filesystem:~/.gitconfig", `"delete"`, true},
+		{"filesystem:~/.config/git/config", `"write"`, true},
+		{"filesystem:~/.config/autostart", `"write"`, true},
+		{"filesystem:/etc/hosts", `"write"`, true},
+		{"filesystem:/etc/**", `"read"`, false},
+		{"filesystem:/usr/**", `"write"`, true},
+		{"filesystem:/var/spool/cron/crontabs/alice", `"write"`, true},
+		{"filesystem:/etc/cron.d/job", `"write"`, true},
+		{"filesystem:~/.config/fish/conf.d/x.fish", `"write"`, true},
+		{"filesystem:~/.npmrc", `"write"`, true},
+		{"filesystem:~/.pypirc", `"write"`, true},
+		{"filesystem:~/.aws/credentials", `"write"`, true},
+		{"filesystem:~/.kube/**", `"write"`, true},
+		{"filesystem:~/.docker/config.json", `"write"`, true},
+		{"filesystem:~/.config/warden", `"write"`, true},
+		{"filesystem:/home/bob/.config/warden/audit/**", `"delete"`, true},
+		{"filesystem:~/Library/Application Support/warden/state.db", `"write"`, true},
+		// Case and Unicode variants that macOS and Windows open as the same file.
+		{"filesystem:~/.SSH/**", `"write"`, true},
+		{"filesystem:~/.Ssh/id_ed25519", `"write"`, true},
+		{"filesystem:~/.ssh./authorized_keys", `"write"`, true},
+		{"filesystem:~/.Config/Systemd/User/**", `"write"`, true},
+		{"filesystem:~/LIBRARY/LaunchAgents/x.plist", `"write"`, true},
+		{"filesystem:~/Library/Application Support/Warden/**", `"write"`, true},
+		{"filesystem:~/.\u017fsh/**", `"write"`, true}, // LATIN SMALL LETTER LONG S folds to "s"
+		// Near misses that stay clean.
+		{"filesystem:~/.config/myapp/**", `"write"`, false},
+		{"filesystem:~/.local/share/myapp/**", `"write"`, false},
+		{"filesystem:/tmp/**", `"write"`, false},
+		{"filesystem:/var/log/myapp/**", `"write"`, false},
+		{"filesystem:~/Documents/systemd-notes.txt", `"write"`, false},
 	}
 	for _, c := range cases {
-		src := []byte(strings.Replace(strings.Replace(base, "%q", `"`+c.res+`"`, 1), "%s", c.acts, 1))
-		m, err := Parse(src)
-		if err != nil {
-			t.Fatalf("%s: %v", c.res, err)
+		res := c.res
+		if u, err := strconv.Unquote(`"` + res + `"`); err == nil {
+			res = u
 		}
-		got := false
-		for _, f := range Lint(m, src, "testdata/lint/x.json") {
-			got = got || f.RuleID == "WDN003"
-		}
+		got := slices.Contains(lintIDs(t, res, c.acts), "WDN003@permissions[0].resource")
 		if got != c.want {
-			t.Errorf("%s %s: WDN003 = %v, want %v", c.res, c.acts, got, c.want)
+			t.Errorf("%s %s: WDN003 at permissions[0].resource = %v, want %v", res, c.acts, got, c.want)
+		}
+	}
+}
+
+// Every user's home is a wildcard whatever HOME lint runs with: a CI runner
+// (HOME=/root) or a store reviewer judges manifests installed elsewhere.
+func TestLintEveryHomeWhateverHome(t *testing.T) {
+	for _, home := range []string{"/root", "/home/alice", "/Users/bob", "/var/lib/ci", "/srv/Jos\u00e9"} {
+		home, _ = strconv.Unquote(`"` + home + `"`)
+		t.Setenv("HOME", home)
+		for _, c := range []struct {
+			res, acts string
+			want      []string
+		}{
+			{"filesystem:/home/*/**", `"read"`, []string{"WDN001@permissions[0].resource"}},
+			{"filesystem:/Users/*/**", `"read"`, []string{"WDN001@permissions[0].resource"}},
+			{"filesystem:/users/*", `"read"`, []string{"WDN001@permissions[0].resource"}},
+			{"filesystem:/home/**", `"read"`, []string{"WDN001@permissions[0].resource"}},
+			{"filesystem:/home/bob", `"read"`, []string{"WDN001@permissions[0].resource"}},
+			{"filesystem:/var/home/*/**", `"read"`, []string{"WDN001@permissions[0].resource"}},
+			{"filesystem:/root", `"read"`, []string{"WDN001@permissions[0].resource"}},
+			{"filesystem:/home/*/**", `"write"`, []string{"WDN001@permissions[0].resource", "WDN003@permissions[0].resource"}},
+			{"filesystem:/home/*/.ssh", `"write"`, []string{"WDN001@permissions[0].resource", "WDN003@permissions[0].resource"}},
+			{"filesystem:/home/bob/project/**", `"write"`, nil},
+			{"filesystem:/Users/bob/Documents/Spreadsheets/**", `"write"`, nil},
+		} {
+			if got := lintIDs(t, c.res, c.acts); !slices.Equal(got, c.want) {
+				t.Errorf("HOME=%s %s %s: errors %v, want %v", home, c.res, c.acts, got, c.want)
+			}
+		}
+	}
+	// The linting user's own home in another case and normal form.
+	t.Setenv("HOME", "/srv/Jos\u00e9")
+	got := lintIDs(t, "filesystem:/SRV/jose\u0301/**", `"write"`)
+	if !slices.Contains(got, "WDN001@permissions[0].resource") || !slices.Contains(got, "WDN003@permissions[0].resource") {
+		t.Errorf("decomposed, upper-case spelling of HOME: errors %v, want WDN001 and WDN003", got)
+	}
+}
+
+// "*.D" is any-host when anyone can register a name under D.
+func TestLintPublicSuffixWildcards(t *testing.T) {
+	for _, c := range []struct {
+		res  string
+		want bool
+	}{
+		{"net:https://*.co.uk", true},                 // ICANN section
+		{"net:https://*.CO.UK.", true},                // normalised first
+		{"net:https://*.github.io", true},             // private section
+		{"net:https://*.s3.amazonaws.com", true},      // private section
+		{"net:https://*.googleapis.com", true},        // storage buckets
+		{"net:wss://*.pages.dev:8443", true},          // any scheme and port
+		{"net:https://*.compute.amazonaws.com", true}, // wildcard rule below it
+		{"net:https://*.kawasaki.jp", true},           // wildcard rule below it (ICANN)
+		{"net:https://*.example.co.uk", false},
+		{"net:https://*.acme.github.io", false}, // one user's pages
+		{"net:https://*.example.com", false},
+		{"net:https://github.io", false}, // one host, not a wildcard
+		{"net:https://api.github.com/v1/*", false},
+	} {
+		got := slices.Contains(lintIDs(t, c.res, `"get"`), "WDN002@permissions[0].resource")
+		if got != c.want {
+			t.Errorf("%s: WDN002 = %v, want %v", c.res, got, c.want)
 		}
 	}
 }
@@ -190,5 +327,39 @@ func TestRulesDocumented(t *testing.T) {
 	}
 	for id := range found {
 		t.Errorf("docs/lint-rules.md documents %s, which the code does not have", id)
+	}
+}
+
+// docs/lint-rules.md lists every sensitive location with each name and
+// directory the code knows, so the table a reviewer reads is the one lint uses.
+func TestSensitiveLocationsDocumented(t *testing.T) {
+	doc, err := os.ReadFile("../docs/lint-rules.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	sec, _, _ := strings.Cut(string(doc), "\n## WDN000")
+	_, sec, _ = strings.Cut(sec, "## Sensitive locations")
+	rows := map[string]string{}
+	for _, line := range strings.Split(sec, "\n") {
+		cells := strings.Split(line, "|")
+		if len(cells) > 6 && strings.HasPrefix(line, "| ") {
+			rows[strings.ReplaceAll(strings.TrimSpace(cells[1]), "`", "")] = line
+		}
+	}
+	for _, l := range sensitiveLocations {
+		name, _, _ := strings.Cut(l.what, " (")
+		row, ok := rows[name]
+		if !ok {
+			t.Errorf("location %q has no row in the table of docs/lint-rules.md", name)
+			continue
+		}
+		for _, n := range append(slices.Clone(l.names), l.dirs...) {
+			if !strings.Contains(row, "`"+n+"`") {
+				t.Errorf("location %q: %q is not in its row of docs/lint-rules.md", name, n)
+			}
+		}
+	}
+	if len(rows)-1 != len(sensitiveLocations) { // the header row
+		t.Errorf("docs/lint-rules.md lists %d locations, the code %d", len(rows)-1, len(sensitiveLocations))
 	}
 }

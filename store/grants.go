@@ -67,21 +67,34 @@ func normActions(acts []string) ([]string, error) {
 // AddGrant stores g and returns it with its ID and Created set. Created defaults
 // to now; Source defaults to "user".
 func (s *Store) AddGrant(ctx context.Context, g Grant) (Grant, error) {
+	g, err := s.checkGrant(g, SourceUser)
+	if err != nil {
+		return Grant{}, fmt.Errorf("add grant: %w", err)
+	}
+	if err := insertGrant(ctx, s.db, &g); err != nil {
+		return Grant{}, fmt.Errorf("add grant for %s on %s: %w", g.Plugin, g.Resource, err)
+	}
+	return g, s.record(ctx, Event{Type: EventGrantAdded, Grant: &g})
+}
+
+// checkGrant applies the defaults (Created now, Source def) and the rules a
+// stored grant must follow, and returns the grant as it will be stored.
+func (s *Store) checkGrant(g Grant, def GrantSource) (Grant, error) {
 	if g.Plugin == "" || g.Resource == "" {
-		return Grant{}, fmt.Errorf("add grant: plugin and resource are required: %w", ErrInvalid)
+		return Grant{}, fmt.Errorf("plugin and resource are required: %w", ErrInvalid)
 	}
 	acts, err := normActions(g.Actions)
 	if err != nil {
-		return Grant{}, fmt.Errorf("add grant for %s on %s: %w", g.Plugin, g.Resource, err)
+		return Grant{}, fmt.Errorf("grant for %s on %s: %w", g.Plugin, g.Resource, err)
 	}
 	g.Actions = acts
 	if g.Source == "" {
-		g.Source = SourceUser
+		g.Source = def
 	}
 	switch g.Source {
 	case SourceUser, SourceInstall, SourcePolicy:
 	default:
-		return Grant{}, fmt.Errorf("add grant for %s: source %q is not user, install or policy: %w", g.Plugin, g.Source, ErrInvalid)
+		return Grant{}, fmt.Errorf("grant for %s: source %q is not user, install or policy: %w", g.Plugin, g.Source, ErrInvalid)
 	}
 	if g.Created.IsZero() {
 		g.Created = s.cfg.now()
@@ -90,18 +103,24 @@ func (s *Store) AddGrant(ctx context.Context, g Grant) (Grant, error) {
 	if !g.Expires.IsZero() {
 		g.Expires = g.Expires.UTC()
 		if !g.Expires.After(g.Created) {
-			return Grant{}, fmt.Errorf("add grant for %s on %s: expires %s is not after created %s: %w",
+			return Grant{}, fmt.Errorf("grant for %s on %s: expires %s is not after created %s: %w",
 				g.Plugin, g.Resource, g.Expires.Format(time.RFC3339), g.Created.Format(time.RFC3339), ErrInvalid)
 		}
 	}
-	err = s.db.QueryRowContext(ctx,
+	return g, nil
+}
+
+// queryRower is *sql.DB or *sql.Tx.
+type queryRower interface {
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+}
+
+// insertGrant inserts a checked grant and sets its ID.
+func insertGrant(ctx context.Context, q queryRower, g *Grant) error {
+	return q.QueryRowContext(ctx,
 		`INSERT INTO grants (plugin, resource, actions, created, expires, source, note) VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id`,
 		g.Plugin, g.Resource, strings.Join(g.Actions, ","), g.Created.UnixNano(), nanos(g.Expires), string(g.Source), g.Note,
 	).Scan(&g.ID)
-	if err != nil {
-		return Grant{}, fmt.Errorf("add grant for %s on %s: %w", g.Plugin, g.Resource, err)
-	}
-	return g, s.record(ctx, Event{Type: EventGrantAdded, Grant: &g})
 }
 
 const grantCols = `id, plugin, resource, actions, created, expires, source, note`

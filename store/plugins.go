@@ -36,31 +36,51 @@ type Plugin struct {
 // UpsertPlugin inserts p or replaces the row with the same ID (an upgrade).
 // InstalledAt defaults to now and State to active.
 func (s *Store) UpsertPlugin(ctx context.Context, p Plugin) error {
+	p, err := s.checkPlugin(p)
+	if err != nil {
+		return err
+	}
+	if err := upsertPlugin(ctx, s.db, p); err != nil {
+		return fmt.Errorf("save plugin %s: %w", p.ID, err)
+	}
+	return nil
+}
+
+// checkPlugin applies the defaults (State active, InstalledAt now) and the
+// rules a stored plugin row must follow.
+func (s *Store) checkPlugin(p Plugin) (Plugin, error) {
 	if p.ID == "" {
-		return fmt.Errorf("save plugin: empty id: %w", ErrInvalid)
+		return Plugin{}, fmt.Errorf("save plugin: empty id: %w", ErrInvalid)
 	}
 	if !json.Valid(p.Manifest) {
-		return fmt.Errorf("save plugin %s: manifest is not valid JSON: %w", p.ID, ErrInvalid)
+		return Plugin{}, fmt.Errorf("save plugin %s: manifest is not valid JSON: %w", p.ID, ErrInvalid)
 	}
 	if p.State == "" {
 		p.State = StateActive
 	}
 	if p.State != StateActive && p.State != StateQuarantined {
-		return fmt.Errorf("save plugin %s: state %q is not active or quarantined: %w", p.ID, p.State, ErrInvalid)
+		return Plugin{}, fmt.Errorf("save plugin %s: state %q is not active or quarantined: %w", p.ID, p.State, ErrInvalid)
 	}
 	if p.InstalledAt.IsZero() {
 		p.InstalledAt = s.cfg.now()
 	}
-	_, err := s.db.ExecContext(ctx, `INSERT INTO plugins (id, version, publisher, key_id, path, manifest, digest, installed_at, state, risk)
+	p.InstalledAt = p.InstalledAt.UTC()
+	return p, nil
+}
+
+// execer is *sql.DB or *sql.Tx.
+type execer interface {
+	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
+}
+
+func upsertPlugin(ctx context.Context, db execer, p Plugin) error {
+	_, err := db.ExecContext(ctx, `INSERT INTO plugins (id, version, publisher, key_id, path, manifest, digest, installed_at, state, risk)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 		ON CONFLICT (id) DO UPDATE SET version = excluded.version, publisher = excluded.publisher, key_id = excluded.key_id,
 			path = excluded.path, manifest = excluded.manifest, digest = excluded.digest, installed_at = excluded.installed_at,
 			state = excluded.state, risk = excluded.risk`,
 		p.ID, p.Version, p.Publisher, p.KeyID, p.Path, string(p.Manifest), p.Digest, p.InstalledAt.UnixNano(), string(p.State), p.Risk)
-	if err != nil {
-		return fmt.Errorf("save plugin %s: %w", p.ID, err)
-	}
-	return nil
+	return err
 }
 
 const pluginCols = `id, version, publisher, key_id, path, manifest, digest, installed_at, state, risk`

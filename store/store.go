@@ -41,6 +41,11 @@
 // Changes that security reviewers care about (grants, revocations, quarantine)
 // are reported to a Recorder after they commit; that is the seam the audit ledger
 // plugs into (see WithRecorder).
+//
+// Installing a plugin (its row, the grants it replaces and the grants it gets)
+// is one transaction, InstallPlugin, and so is uninstalling one (row, kv data,
+// grants), DeletePlugin: no failure leaves a plugin without its grants or
+// grants without their plugin.
 package store
 
 import (
@@ -99,6 +104,10 @@ type config struct {
 	recorder    Recorder
 	now         func() time.Time
 	maxVersion  int // tests stop migrations early to build an old database
+	// afterPluginRow runs inside InstallPlugin's transaction between the
+	// plugin row and the grants; tests fail or cancel there to prove that
+	// nothing of a half-done install is committed.
+	afterPluginRow func(ctx context.Context) error
 }
 
 // Option configures Open.

@@ -74,14 +74,9 @@ func TestReviewRollbackFloorSurvivesInterleaving(t *testing.T) {
 // but Open loads whatever signed document lies in the trust directory
 // without comparing its version with that floor, and a missing document is
 // simply "no list". Whoever can write the directory can therefore roll the
-// revocation list back (or remove it) for every later process.
+// revocation list back (or remove it) for every later process. Fixed (V-6):
+// Open holds stored documents to the floor (stored_test.go has the variants).
 func TestReviewStoredDocumentRollback(t *testing.T) {
-	if os.Getenv("WARDEN_SHOW_KNOWN_VULNS") != "1" {
-		t.Skip("KNOWN VULNERABILITY (docs/threat-model.md V-6, local attacker): trust.Open does not compare the stored " +
-			"revocations.dsse.json / registry.dsse.json version with the floor in state.json, so replacing the stored list " +
-			"with an older signed one, or deleting it, un-revokes keys and bundles at the next start. " +
-			"Run with WARDEN_SHOW_KNOWN_VULNS=1 to see it fail.")
-	}
 	home := t.TempDir()
 	r := open(t, home)
 	e := newEnterprise(t, r)

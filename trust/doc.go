@@ -9,14 +9,17 @@
 //	root.pub                the enterprise root public key, SPKI PEM
 //	registry.dsse.json      the last enterprise registry accepted
 //	revocations.dsse.json   the last revocation list accepted
-//	state.json              the highest registry and revocation versions seen
+//	state.json              the highest registry and revocation versions seen,
+//	                        and the digest of the document accepted at each
 //
 // Enterprise documents are DSSE envelopes (the same signing format as bundle
 // signatures, github.com/secure-systems-lab/go-securesystemslib/dsse) signed
 // by the root key, each with a version that must grow: a document older than
 // the highest version seen is refused as a rollback, even when its signature
 // is good, because an attacker who can replay an old revocation list could
-// otherwise un-revoke a key. The model is TUF's (The Update Framework)
+// otherwise un-revoke a key. The stored documents are held to the same floor
+// on every Open, so replacing or deleting them on disk is refused too (until
+// the current document is loaded again, see ForReload). The model is TUF's (The Update Framework)
 // rollback protection for its targets and timestamp roles, reduced to one
 // root and two documents.
 //

@@ -2,7 +2,9 @@ package trust
 
 import (
 	"crypto/ed25519"
+	"crypto/sha256"
 	"encoding/base64"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -31,6 +33,9 @@ var (
 	ErrNoRoot = errors.New("no enterprise root key configured")
 	// ErrFormat: a document does not follow docs/trust.md.
 	ErrFormat = errors.New("malformed trust document")
+	// ErrMissing: a stored enterprise document is gone although a version of
+	// it was accepted (state.json records a floor above 0).
+	ErrMissing = errors.New("stored trust document missing")
 )
 
 // Key sources.
@@ -102,15 +107,41 @@ type Registry struct {
 	now        func() time.Time
 }
 
+// versions is state.json: the version floors, and the digest of the document
+// accepted at each floor, so that the stored document can be held to exactly
+// what was accepted (an older state.json has no digests; they are filled in
+// at the next Open or load).
 type versions struct {
-	Registry    uint64 `json:"registry_version"`
-	Revocations uint64 `json:"revocations_version"`
+	Registry          uint64 `json:"registry_version"`
+	Revocations       uint64 `json:"revocations_version"`
+	RegistryDigest    string `json:"registry_sha256,omitempty"`
+	RevocationsDigest string `json:"revocations_sha256,omitempty"`
 }
 
+// OpenOption changes how Open treats the stored state.
+type OpenOption func(*openConfig)
+
+type openConfig struct{ reload bool }
+
+// ForReload lets Open succeed when a stored enterprise document fails its
+// version floor (rolled back or deleted, ErrRollback or ErrMissing): that
+// document is simply not in force, and the floors stay, so the caller can
+// load a current one with LoadRegistry or LoadRevocations. Every other
+// command must open without it, so that a rolled-back list stops warden.
+func ForReload() OpenOption { return func(c *openConfig) { c.reload = true } }
+
 // Open loads the trust state under homeDir, re-verifying the stored enterprise
-// documents against the root key: a stored document that no longer verifies
-// fails Open rather than being ignored.
-func Open(homeDir string) (*Registry, error) {
+// documents against the root key and against the version floors in
+// state.json: a stored document that no longer verifies, is older than its
+// floor (or differs from the document accepted at the floor), or is missing
+// while a floor is recorded fails Open rather than being ignored — otherwise
+// replacing or deleting revocations.dsse.json would un-revoke keys at the next
+// start. See ForReload for the way out.
+func Open(homeDir string, opts ...OpenOption) (*Registry, error) {
+	var oc openConfig
+	for _, o := range opts {
+		o(&oc)
+	}
 	dir := filepath.Join(homeDir, dirName)
 	if err := home.Ensure(dir); err != nil {
 		return nil, fmt.Errorf("open trust registry: %w", err)
@@ -140,25 +171,86 @@ func Open(homeDir string) (*Registry, error) {
 	} else if !errors.Is(err, fs.ErrNotExist) {
 		return nil, fmt.Errorf("open trust registry: %w", err)
 	}
+	st := r.state
 	if data, err := os.ReadFile(filepath.Join(dir, registryFile)); err == nil {
 		doc, err := r.openRegistry(data)
 		if err != nil {
 			return nil, fmt.Errorf("open trust registry: stored %s: %w", registryFile, err)
 		}
-		r.enterprise = doc.keys
+		ferr := r.checkStored(registryFile, "registry", doc.doc.Version, data, &st.Registry, &st.RegistryDigest)
+		if ferr == nil {
+			r.enterprise = doc.keys
+		} else if !oc.reload {
+			return nil, ferr
+		}
 	} else if !errors.Is(err, fs.ErrNotExist) {
 		return nil, fmt.Errorf("open trust registry: %w", err)
+	} else if ferr := r.missingStored(registryFile, "registry", st.Registry); ferr != nil && !oc.reload {
+		return nil, ferr
 	}
 	if data, err := os.ReadFile(filepath.Join(dir, revocationsFile)); err == nil {
 		l, err := r.openRevocations(data)
 		if err != nil {
 			return nil, fmt.Errorf("open trust registry: stored %s: %w", revocationsFile, err)
 		}
-		r.revoked = l
+		ferr := r.checkStored(revocationsFile, "revocations", l.doc.Version, data, &st.Revocations, &st.RevocationsDigest)
+		if ferr == nil {
+			r.revoked = l
+		} else if !oc.reload {
+			return nil, ferr
+		}
 	} else if !errors.Is(err, fs.ErrNotExist) {
 		return nil, fmt.Errorf("open trust registry: %w", err)
+	} else if ferr := r.missingStored(revocationsFile, "revocations", st.Revocations); ferr != nil && !oc.reload {
+		return nil, ferr
+	}
+	if st != r.state {
+		// A stored document newer than its floor (a crash between writing the
+		// document and state.json), or a floor without its digest: record it
+		// now so the floor never lags what is in force.
+		if err := r.writeJSON(stateFile, st); err != nil {
+			return nil, err
+		}
+		r.state = st
 	}
 	return r, nil
+}
+
+// checkStored holds a stored document of the given version to the floor and
+// digest recorded in state.json. A newer document raises them (in st, which
+// Open writes back).
+func (r *Registry) checkStored(file, kind string, version uint64, data []byte, floor *uint64, digest *string) error {
+	p := filepath.Join(r.dir, file)
+	sum := docDigest(data)
+	switch {
+	case version < *floor:
+		return fmt.Errorf("open trust registry: stored %s is %s version %d, below version %d already accepted (%s): "+
+			"it was replaced by an older signed document; reload the current one with 'warden trust %s load FILE|URL': %w",
+			p, kind, version, *floor, filepath.Join(r.dir, stateFile), kind, ErrRollback)
+	case version == *floor && *digest != "" && *digest != sum:
+		return fmt.Errorf("open trust registry: stored %s is %s version %d, but not the version-%d document accepted (its digest is %s, %s was accepted): "+
+			"reload the current one with 'warden trust %s load FILE|URL': %w", p, kind, version, *floor, sum, *digest, kind, ErrRollback)
+	case version > *floor || *digest == "":
+		*floor, *digest = version, sum
+	}
+	return nil
+}
+
+// missingStored refuses a missing document whose kind has a floor: deleting
+// the revocation list must not mean "no revocations".
+func (r *Registry) missingStored(file, kind string, floor uint64) error {
+	if floor == 0 {
+		return nil
+	}
+	return fmt.Errorf("open trust registry: %s is missing, but %s version %d was accepted (%s): "+
+		"reload the current one with 'warden trust %s load FILE|URL': %w",
+		filepath.Join(r.dir, file), kind, floor, filepath.Join(r.dir, stateFile), kind, ErrMissing)
+}
+
+// docDigest is the digest state.json records for a stored document.
+func docDigest(data []byte) string {
+	h := sha256.Sum256(data)
+	return "sha256:" + hex.EncodeToString(h[:])
 }
 
 // WithClock returns r using now instead of time.Now, for tests.

@@ -169,14 +169,14 @@ func (r *Registry) LoadRegistry(data []byte) (uint64, error) {
 	if err != nil {
 		return 0, fmt.Errorf("load enterprise registry: %w", err)
 	}
-	if err := r.checkVersion("registry", doc.doc.Version, r.state.Registry, registryFile, data); err != nil {
+	if err := r.checkVersion("registry", doc.doc.Version, r.state.Registry, r.state.RegistryDigest, registryFile, data); err != nil {
 		return 0, fmt.Errorf("load enterprise registry: %w", err)
 	}
 	if err := writeAtomic(filepath.Join(r.dir, registryFile), data); err != nil {
 		return 0, fmt.Errorf("load enterprise registry: %w", err)
 	}
 	st := r.state
-	st.Registry = doc.doc.Version
+	st.Registry, st.RegistryDigest = doc.doc.Version, docDigest(data)
 	if err := r.writeJSON(stateFile, st); err != nil {
 		return 0, err
 	}
@@ -191,14 +191,14 @@ func (r *Registry) LoadRevocations(data []byte) (*RevocationList, error) {
 	if err != nil {
 		return nil, fmt.Errorf("load revocation list: %w", err)
 	}
-	if err := r.checkVersion("revocation list", l.doc.Version, r.state.Revocations, revocationsFile, data); err != nil {
+	if err := r.checkVersion("revocation list", l.doc.Version, r.state.Revocations, r.state.RevocationsDigest, revocationsFile, data); err != nil {
 		return nil, fmt.Errorf("load revocation list: %w", err)
 	}
 	if err := writeAtomic(filepath.Join(r.dir, revocationsFile), data); err != nil {
 		return nil, fmt.Errorf("load revocation list: %w", err)
 	}
 	st := r.state
-	st.Revocations = l.doc.Version
+	st.Revocations, st.RevocationsDigest = l.doc.Version, docDigest(data)
 	if err := r.writeJSON(stateFile, st); err != nil {
 		return nil, err
 	}
@@ -218,13 +218,19 @@ func (r *Registry) openRevocations(data []byte) (*RevocationList, error) {
 }
 
 // checkVersion enforces the version floor. Equal versions are accepted only
-// for the very bytes already stored, so re-running a sync is harmless.
-func (r *Registry) checkVersion(what string, got, floor uint64, stored string, data []byte) error {
+// for the very bytes accepted before — by their digest in state.json, or,
+// for a state.json without one, the stored file — so re-running a sync is
+// harmless, and reloading the current document repairs a stored copy that
+// was rolled back or deleted.
+func (r *Registry) checkVersion(what string, got, floor uint64, digest, stored string, data []byte) error {
 	switch {
 	case got > floor:
 		return nil
 	case got == floor:
-		if old, err := readFileLimited(filepath.Join(r.dir, stored)); err == nil && bytes.Equal(old, data) {
+		if digest != "" && digest == docDigest(data) {
+			return nil
+		}
+		if old, err := readFileLimited(filepath.Join(r.dir, stored)); digest == "" && err == nil && bytes.Equal(old, data) {
 			return nil
 		}
 		return fmt.Errorf("%s version %d was already accepted with other content: %w", what, got, ErrRollback)

@@ -8,7 +8,24 @@
 // state store until a person (or the policy) has said yes, and the files are
 // staged in a private directory that is renamed into place only then, so a
 // refusal or Ctrl-C at any step leaves the store and the plugins directory as
-// they were.
+// they were. The plugin row and its grants go into the store in one
+// transaction (store.InstallPlugin): a failure there removes the new files
+// and leaves no plugin without its grants.
+//
+// # Upgrades
+//
+// With Config.Upgrade an installed plugin is replaced by a newer version of
+// itself from the same publisher and key. The consent screen lists only the
+// permissions that are new or changed (same resource and the same actions
+// count as unchanged); an unchanged permission keeps the decision made for
+// it before, granted or not. User grants (`warden grant`) stay when the new
+// manifest still covers them and are deleted, as recorded grant.deleted
+// events, when it does not. A lower version is refused (ErrDowngrade)
+// unless Config.AllowDowngrade; the same version is refused as installed.
+// The new version is extracted next to the old one, the store transaction
+// switches to it, and only then is the old version's directory removed; a
+// failure or refusal at any step leaves the old version installed and
+// working.
 package install
 
 import (
@@ -19,14 +36,18 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
+
+	"golang.org/x/mod/semver"
 
 	"github.com/wardenproject/warden/bundle"
 	"github.com/wardenproject/warden/consent"
 	"github.com/wardenproject/warden/manifest"
 	"github.com/wardenproject/warden/policy"
+	"github.com/wardenproject/warden/resource"
 	"github.com/wardenproject/warden/store"
 	"github.com/wardenproject/warden/trust"
 )
@@ -44,8 +65,16 @@ var (
 	ErrPolicy = errors.New("install forbidden by policy")
 	// ErrNeedsConsent: no terminal to ask on and no --yes.
 	ErrNeedsConsent = errors.New("install needs consent")
-	// ErrInstalled: a plugin with that name is already installed.
+	// ErrInstalled: a plugin with that name is already installed (and
+	// Config.Upgrade is not set, or the same version is installed).
 	ErrInstalled = errors.New("plugin already installed")
+	// ErrDowngrade: Config.Upgrade found a newer version installed and
+	// Config.AllowDowngrade is not set.
+	ErrDowngrade = errors.New("refusing to downgrade")
+	// ErrPublisherChanged: the installed plugin of that name comes from
+	// another publisher or key; what was granted to one is not consent for
+	// the other.
+	ErrPublisherChanged = errors.New("installed plugin has another publisher")
 	// ErrNotInstalled: Uninstall found no such plugin.
 	ErrNotInstalled = errors.New("plugin not installed")
 	// ErrRefused and ErrInterrupted come from the consent screen.
@@ -67,9 +96,9 @@ func (e *VerifyError) Unwrap() error { return ErrNotVerified }
 type Store interface {
 	GetPlugin(ctx context.Context, id string) (store.Plugin, error)
 	ListPlugins(ctx context.Context) ([]store.Plugin, error)
-	UpsertPlugin(ctx context.Context, p store.Plugin) error
+	ListGrants(ctx context.Context, plugin string) ([]store.Grant, error)
+	InstallPlugin(ctx context.Context, p store.Plugin, grants []store.Grant, opts store.InstallOpts) (store.Installed, error)
 	DeletePlugin(ctx context.Context, id string) error
-	AddGrant(ctx context.Context, g store.Grant) (store.Grant, error)
 	Revoke(ctx context.Context, kind store.RevocationKind, value, reason string) (store.Revocation, error)
 }
 
@@ -89,6 +118,13 @@ type Config struct {
 	// Yes asks for an unattended install (warden install --yes); the policy
 	// must allow unattended installs.
 	Yes bool
+	// Upgrade lets Install replace an installed older version of the plugin
+	// (warden install --upgrade); see the package doc. Without it an
+	// installed name fails with ErrInstalled.
+	Upgrade bool
+	// AllowDowngrade lets Upgrade install a version lower than the installed
+	// one (warden install --upgrade --allow-downgrade).
+	AllowDowngrade bool
 }
 
 // How consent was given.
@@ -107,8 +143,13 @@ type Report struct {
 	KeyID   string        `json:"key_id"`
 	Risk    int           `json:"risk"`
 	By      string        `json:"by"`
-	Grants  []store.Grant `json:"grants"`
+	Grants  []store.Grant `json:"grants"` // given by this install
 	Verify  bundle.Result `json:"verify"`
+	// An upgrade also says what it replaced and what happened to the grants
+	// of the old version.
+	Previous string        `json:"previous_version,omitempty"`
+	Kept     []store.Grant `json:"kept,omitempty"`    // unchanged install grants and covered user grants
+	Removed  []store.Grant `json:"removed,omitempty"` // install grants replaced, user grants outside the new manifest
 }
 
 // PluginsDir is where plugins are extracted under a home.
@@ -137,11 +178,19 @@ func Install(ctx context.Context, b *bundle.Bundle, c Config) (Report, error) {
 	if !manifest.ValidPluginName(m.Name) || !manifest.ValidVersion(m.Version) {
 		return rep, fmt.Errorf("install: name %q or version %q cannot name a directory: %w", m.Name, m.Version, ErrSubmission)
 	}
-	if _, err := c.Store.GetPlugin(ctx, m.Name); err == nil {
-		return rep, fmt.Errorf("install %s: %w", m.Name, ErrInstalled)
-	} else if !errors.Is(err, store.ErrNotFound) {
+	prev, err := c.Store.GetPlugin(ctx, m.Name)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		prev = store.Plugin{}
+	case err != nil:
 		return rep, fmt.Errorf("install %s: %w", m.Name, err)
+	default:
+		if err := checkUpgrade(m, rep.KeyID, prev, c); err != nil {
+			return rep, err
+		}
+		rep.Previous = prev.Version
 	}
+	upgrade := prev.ID != ""
 
 	// 2. Stage the verified files privately; lint needs them on disk.
 	plugins := PluginsDir(c.Home)
@@ -165,74 +214,211 @@ func Install(ctx context.Context, b *bundle.Bundle, c Config) (Report, error) {
 	score := manifest.Risk(m)
 	rep.Risk = score.Value
 
-	// 4. Consent: pre-approval, --yes, or a person.
-	var accepted []int
-	all := make([]int, len(m.Permissions))
-	for i := range all {
-		all[i] = i
+	// 3b. On an upgrade: which permissions are new or changed (only those
+	// are asked about), which old grants carry over, which user grants no
+	// longer fit.
+	var plan upgradePlan
+	if upgrade {
+		if plan, err = planUpgrade(ctx, c.Store, m, prev); err != nil {
+			return rep, fmt.Errorf("install %s: %w", m.Name, err)
+		}
+	} else {
+		plan.ask = make([]int, len(m.Permissions))
+		for i := range plan.ask {
+			plan.ask[i] = i
+		}
 	}
+
+	// 4. Consent: pre-approval, --yes, or a person, for the permissions in
+	// plan.ask.
+	var accepted []int
 	source := store.SourceInstall
 	switch {
 	case preapproved(pol, m.Publisher.Name, rep.KeyID):
 		if d := pol.InstallAllowed(score.Value, false); d.Effect != policy.Allow {
 			return rep, fmt.Errorf("install %s: %s (%s): %w", m.Name, d.Reason, d.By, ErrPolicy)
 		}
-		rep.By, accepted, source = ByPreapproved, all, store.SourcePolicy
+		rep.By, accepted, source = ByPreapproved, plan.ask, store.SourcePolicy
 	case c.Yes:
 		if d := pol.InstallAllowed(score.Value, true); d.Effect != policy.Allow {
 			return rep, fmt.Errorf("install %s: %s (%s): %w", m.Name, d.Reason, d.By, ErrPolicy)
 		}
-		rep.By, accepted = ByUnattended, all
+		rep.By, accepted = ByUnattended, plan.ask
 	case c.Prompter != nil:
 		if d := pol.InstallAllowed(score.Value, false); d.Effect != policy.Allow {
 			return rep, fmt.Errorf("install %s: %s (%s): %w", m.Name, d.Reason, d.By, ErrPolicy)
 		}
-		d, err := c.Prompter.Ask(ctx, consentRequest(m, rep, score))
+		d, err := c.Prompter.Ask(ctx, consentRequest(m, rep, score, plan))
 		if err != nil {
 			return rep, fmt.Errorf("install %s: %w", m.Name, err)
 		}
-		rep.By, accepted = ByConsent, d.Accepted
+		rep.By = ByConsent
+		for _, i := range d.Accepted {
+			if i >= 0 && i < len(plan.ask) {
+				accepted = append(accepted, plan.ask[i])
+			}
+		}
 	default:
 		return rep, fmt.Errorf("install %s: no terminal to show the consent screen on: %w", m.Name, ErrNeedsConsent)
 	}
 
-	// 5. Commit: files into place, then the store.
+	// 5. Commit: files into place next to any old version, then the store in
+	// one transaction, then the old version's files go.
+	src, _ := b.File(bundle.ManifestFile)
+	compact, err := compactJSON(src)
+	if err != nil {
+		return rep, fmt.Errorf("install %s: %w", m.Name, err)
+	}
 	dest := Dir(c.Home, m.Name, m.Version)
 	if err := os.MkdirAll(filepath.Dir(dest), 0o700); err != nil {
 		return rep, fmt.Errorf("install: %w", err)
 	}
+	if dest != prev.Path {
+		// Not the installed version's files (the same version is refused
+		// above), so only a leftover of an install that died here.
+		if err := os.RemoveAll(dest); err != nil {
+			return rep, fmt.Errorf("install %s: remove leftover %s: %w", m.Name, dest, err)
+		}
+	}
 	if err := os.Rename(stagedDir, dest); err != nil {
 		return rep, fmt.Errorf("install %s: move into %s: %w", m.Name, dest, err)
-	}
-	rep.Path = dest
-	src, _ := b.File(bundle.ManifestFile)
-	compact, err := compactJSON(src)
-	if err != nil {
-		os.RemoveAll(dest)
-		return rep, fmt.Errorf("install %s: %w", m.Name, err)
 	}
 	p := store.Plugin{
 		ID: m.Name, Version: m.Version, Publisher: m.Publisher.Name, KeyID: rep.KeyID, Path: dest,
 		Manifest: compact, Digest: rep.Digest, State: store.StateActive, Risk: score.Value,
 	}
-	if err := c.Store.UpsertPlugin(ctx, p); err != nil {
-		os.RemoveAll(dest)
-		return rep, fmt.Errorf("install %s: %w", m.Name, err)
-	}
+	var grants []store.Grant
 	for _, i := range accepted {
 		perm := m.Permissions[i]
-		g, err := c.Store.AddGrant(ctx, store.Grant{
+		grants = append(grants, store.Grant{
 			Plugin: m.Name, Resource: perm.Resource, Actions: perm.Actions, Source: source,
 			Note: "granted at install of " + m.Version + " (" + rep.By + ")",
 		})
-		if err != nil {
-			_ = c.Store.DeletePlugin(ctx, m.Name)
-			os.RemoveAll(dest)
-			return rep, fmt.Errorf("install %s: %w", m.Name, err)
+	}
+	opts := store.InstallOpts{Replace: upgrade, IfDigest: prev.Digest, KeepGrantIDs: plan.keep, DropGrantIDs: plan.drop}
+	res, err := c.Store.InstallPlugin(ctx, p, grants, opts)
+	if err != nil && !errors.Is(err, store.ErrNotRecorded) {
+		os.RemoveAll(dest)
+		if !upgrade {
+			os.Remove(filepath.Dir(dest)) // only if empty: nothing else of this name is here
 		}
-		rep.Grants = append(rep.Grants, g)
+		switch {
+		case errors.Is(err, store.ErrExists):
+			err = fmt.Errorf("%w (installed meanwhile by another warden)", ErrInstalled)
+		case errors.Is(err, store.ErrChanged):
+			err = fmt.Errorf("%w; run the install again to see the new consent screen", err)
+		}
+		return rep, fmt.Errorf("install %s: %w", m.Name, err)
+	}
+	// From here the new version is installed, even when its events could not
+	// be recorded (store.ErrNotRecorded, returned below).
+	rep.Path = dest
+	rep.Grants = res.Added
+	rep.Removed = res.Removed
+	rep.Kept = append(res.Kept, plan.keptUser...)
+	if upgrade && prev.Path != dest && ownedDir(c.Home, m.Name, prev.Path) {
+		// Best effort: the new version is in and working; a directory left
+		// behind is disk space, not state.
+		_ = os.RemoveAll(prev.Path)
+	}
+	if err != nil {
+		return rep, fmt.Errorf("install %s: %w", m.Name, err)
 	}
 	return rep, nil
+}
+
+// checkUpgrade decides whether m may replace the installed prev.
+func checkUpgrade(m *manifest.Manifest, keyID string, prev store.Plugin, c Config) error {
+	if !c.Upgrade {
+		return fmt.Errorf("install %s: version %s is installed: %w", m.Name, prev.Version, ErrInstalled)
+	}
+	if prev.Publisher != m.Publisher.Name || prev.KeyID != keyID {
+		return fmt.Errorf("install %s: the installed version %s is from %q (key %s), this bundle from %q (key %s): %w",
+			m.Name, prev.Version, prev.Publisher, prev.KeyID, m.Publisher.Name, keyID, ErrPublisherChanged)
+	}
+	switch cmp := semver.Compare("v"+m.Version, "v"+prev.Version); {
+	case cmp == 0:
+		return fmt.Errorf("install %s: version %s is already installed: %w", m.Name, prev.Version, ErrInstalled)
+	case cmp < 0 && !c.AllowDowngrade:
+		return fmt.Errorf("install %s: version %s is older than the installed %s: %w", m.Name, m.Version, prev.Version, ErrDowngrade)
+	}
+	return nil
+}
+
+// upgradePlan is what an install over an installed version does with
+// permissions and grants.
+type upgradePlan struct {
+	ask      []int         // indexes of m.Permissions to ask about: new or changed
+	keep     []int64       // install and policy grants of unchanged permissions
+	drop     []int64       // user grants the new manifest no longer covers
+	keptUser []store.Grant // user grants it still covers
+}
+
+// planUpgrade compares the new manifest with the installed one. A
+// permission is unchanged when the old manifest declares the same resource
+// with the same actions; its install or policy grant, if the person gave it,
+// is kept, and it is not asked about again. Every other permission is asked
+// about. If the old manifest cannot be read, every permission counts as new
+// and no install grant is kept.
+func planUpgrade(ctx context.Context, st Store, m *manifest.Manifest, prev store.Plugin) (upgradePlan, error) {
+	var plan upgradePlan
+	oldPerms := map[string]bool{}
+	if old, err := manifest.Parse(prev.Manifest); err == nil {
+		for _, p := range old.Permissions {
+			oldPerms[permKey(p.Resource, p.Actions)] = true
+		}
+	}
+	newPerms := make([]policy.Permission, len(m.Permissions))
+	unchanged := map[string]bool{}
+	for i, p := range m.Permissions {
+		newPerms[i] = policy.Permission{Resource: p.Resource, Actions: p.Actions}
+		k := permKey(p.Resource, p.Actions)
+		if oldPerms[k] {
+			unchanged[k] = true
+		} else {
+			plan.ask = append(plan.ask, i)
+		}
+	}
+	covers, err := policy.NewManifest(newPerms, resource.Options{})
+	if err != nil {
+		return plan, fmt.Errorf("read the new manifest's permissions: %w", err)
+	}
+	gs, err := st.ListGrants(ctx, prev.ID)
+	if err != nil {
+		return plan, err
+	}
+	for _, g := range gs {
+		switch g.Source {
+		case store.SourceInstall, store.SourcePolicy:
+			if unchanged[permKey(g.Resource, g.Actions)] {
+				plan.keep = append(plan.keep, g.ID)
+			}
+		default:
+			pat, err := resource.Parse(g.Resource)
+			if err == nil {
+				if ok, _ := covers.Covers(pat, g.Actions); ok {
+					plan.keptUser = append(plan.keptUser, g)
+					continue
+				}
+			}
+			plan.drop = append(plan.drop, g.ID)
+		}
+	}
+	return plan, nil
+}
+
+// permKey names a permission by its resource and its set of actions.
+func permKey(res string, actions []string) string {
+	acts := slices.Clone(actions)
+	slices.Sort(acts)
+	return res + "\x00" + strings.Join(slices.Compact(acts), ",")
+}
+
+// ownedDir reports whether dir is a version directory of plugin name under
+// home, so that an upgrade never removes a path a damaged row points
+// elsewhere.
+func ownedDir(home, name, dir string) bool {
+	return dir != "" && filepath.Dir(filepath.Clean(dir)) == filepath.Join(PluginsDir(home), name)
 }
 
 // submissionChecks are the checks a plugin store runs on a submission: no lint
@@ -289,12 +475,19 @@ func preapproved(p *policy.Policy, name, keyID string) bool {
 	return false
 }
 
-func consentRequest(m *manifest.Manifest, rep Report, score manifest.Score) consent.Request {
+// consentRequest shows the permissions plan.ask names; on an upgrade the
+// heading says so, and that unchanged permissions are not listed.
+func consentRequest(m *manifest.Manifest, rep Report, score manifest.Score, plan upgradePlan) consent.Request {
 	req := consent.Request{
 		Plugin: m.Name, Version: m.Version, Publisher: m.Publisher.Name, KeyID: rep.KeyID,
 		Trust: rep.Verify.Reason, Risk: score.Value, Band: score.Band,
 	}
-	for i, p := range m.Permissions {
+	if rep.Previous != "" {
+		req.Version = fmt.Sprintf("%s (upgrade from %s; only new or changed permissions are listed, %d unchanged kept as they were)",
+			m.Version, rep.Previous, len(m.Permissions)-len(plan.ask))
+	}
+	for _, i := range plan.ask {
+		p := m.Permissions[i]
 		it := consent.Item{Resource: p.Resource, Actions: p.Actions, Reason: p.Reason}
 		prefix := "permissions[" + strconv.Itoa(i) + "]"
 		for _, r := range score.Reasons {

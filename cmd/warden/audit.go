@@ -46,9 +46,15 @@ func hostVerifierKeys(r *hostkey.Ring) ([]string, error) {
 	return out, nil
 }
 
+// auditWitness is the ledger's witness, <home>/audit.witness: the latest
+// checkpoint, kept outside the ledger directory (docs/audit-format.md §3.4).
+// The host's audit.Open(<home>/audit) uses the same path by default.
+func auditWitness(home string) string { return audit.DefaultWitnessPath(auditDir(home)) }
+
 // openLedger opens <home>/audit for writing, or read-only when a running host
-// holds it (the commands that must write say so themselves).
-func openLedger(home string) (*audit.Ledger, error) {
+// holds it (the commands that must write say so themselves). More options
+// (audit recover's WithRecovery) come after the defaults.
+func openLedger(home string, more ...audit.Option) (*audit.Ledger, error) {
 	ring, err := openHostRing(home)
 	if err != nil {
 		return nil, err
@@ -58,14 +64,39 @@ func openLedger(home string) (*audit.Ledger, error) {
 		return nil, err
 	}
 	dir := auditDir(home)
-	l, err := audit.Open(dir, audit.WithSigner(ring.Signer()), audit.WithVerifierKeys(vkeys...))
+	opts := append([]audit.Option{audit.WithSigner(ring.Signer()), audit.WithVerifierKeys(vkeys...),
+		audit.WithWitness(auditWitness(home))}, more...)
+	l, err := audit.Open(dir, opts...)
 	if errors.Is(err, audit.ErrLocked) {
 		l, err = audit.Open(dir, audit.ReadOnly(), audit.WithVerifierKeys(vkeys...))
 	}
 	if err != nil {
-		return nil, withHint(err, "run 'warden audit verify' to see what is wrong with the ledger")
+		return nil, withHint(err, ledgerHint(err))
 	}
 	return l, nil
+}
+
+// ledgerHint says what to do about an error opening the ledger.
+func ledgerHint(err error) string {
+	var ie *audit.IntegrityError
+	if errors.As(err, &ie) && isWitnessKind(ie) {
+		return "the ledger does not extend the checkpoint remembered in " + ie.File + " (or its checkpoints file is gone): " +
+			"its history may have been rewritten. Keep a copy of the directory and the witness as evidence. Only if you " +
+			"restored or moved the ledger yourself, run 'warden audit recover --note WHY' to accept it on the record"
+	}
+	return "run 'warden audit verify' to see what is wrong with the ledger"
+}
+
+// isWitnessKind reports whether Open refused the ledger for not extending
+// its witness — the refusals audit.WithRecovery may override.
+func isWitnessKind(ie *audit.IntegrityError) bool {
+	switch ie.Kind {
+	case audit.ErrWitnessMissing, audit.ErrWitnessMismatch, audit.ErrCheckpointsMissing:
+		return true
+	case audit.ErrRollback, audit.ErrBadSignature, audit.ErrMalformedCheckpoint:
+		return filepath.IsAbs(ie.File) // named the witness, not a file in the ledger
+	}
+	return false
 }
 
 func init() {
@@ -78,21 +109,28 @@ administrative change, as leaves of an RFC 6962 Merkle tree with checkpoints
 signed by the host key (docs/audit-format.md).`,
 		}
 		c.AddCommand(auditVerifyCmd(a), auditProveCmd(a), auditVerifyProofCmd(a), auditTailCmd(a),
-			auditShowCmd(a), auditExportCmd(a), auditPubkeyCmd(a))
+			auditShowCmd(a), auditExportCmd(a), auditPubkeyCmd(a), auditRecoverCmd(a))
 		return c
 	})
 }
 
 func auditVerifyCmd(a *app) *cobra.Command {
-	var keys []string
+	var keys, trustedFiles []string
 	c := &cobra.Command{
-		Use:   "verify [--key VKEY]...",
+		Use:   "verify [--key VKEY]... [--trusted CHECKPOINT_FILE]...",
 		Short: "Recompute the whole tree and check every record and checkpoint",
 		Long: `verify reads every record, recomputes the Merkle tree, checks every checkpoint
 signature, that checkpoints never go back, and that each one matches the
 events it covers. It names the first bad event or checkpoint and why, and
 exits 1 if anything is wrong. --key adds verifier keys (a key string or a file
-holding one) besides the host's own.`,
+holding one) besides the host's own.
+
+The log must also extend every checkpoint verify trusts from outside the
+ledger directory: the host's witness (--home/audit.witness, used whenever it
+exists) and each --trusted file, a signed checkpoint note kept earlier (for
+example a copy of the witness an auditor took). A log whose checkpoints were
+deleted and whose events were rewritten passes the other checks as "unsigned";
+against a checkpoint kept elsewhere it fails.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			home, err := a.home()
@@ -119,13 +157,39 @@ holding one) besides the host's own.`,
 				return usageErr(err, "pass the key printed by 'warden audit pubkey'")
 			}
 			var opts audit.VerifyOptions
+			// The witness is read before VerifyDir reads the checkpoints: a
+			// running host replaces it only after a checkpoint is durable, so
+			// read in this order it is never ahead of the file.
+			var sources []string
+			w, ok, err := audit.ReadWitness(auditWitness(home), verifiers)
+			if err != nil {
+				return a.reportIntegrity(err, "the witness "+auditWitness(home)+" is damaged or signed by an unknown key; pass an old host key with --key if the key was rotated")
+			}
+			if ok {
+				opts.MoreTrusted, sources = append(opts.MoreTrusted, w), append(sources, auditWitness(home))
+			}
+			for _, f := range trustedFiles {
+				data, err := os.ReadFile(f)
+				if err != nil {
+					return usageErr(fmt.Errorf("--trusted %s: %w", f, err), "pass a checkpoint note file, for example a copy of "+auditWitness(home))
+				}
+				c, err := audit.ParseCheckpoint(data, verifiers)
+				if err != nil {
+					return withHint(fmt.Errorf("--trusted %s: %w", f, err), "the file must be a checkpoint note signed by a host key (add old keys with --key)")
+				}
+				opts.MoreTrusted, sources = append(opts.MoreTrusted, c), append(sources, f)
+			}
 			tty := !a.json && isTerminal(a.errOut)
 			if tty {
 				opts.Progress = func(done, total uint64) {
 					fmt.Fprintf(a.errOut, "\rverifying: %d / %d events", done, total)
 				}
 			}
-			if _, err := os.Stat(filepath.Join(auditDir(home), "origin")); errors.Is(err, os.ErrNotExist) {
+			covers := false
+			for _, t := range opts.MoreTrusted {
+				covers = covers || t.Size > 0
+			}
+			if _, err := os.Stat(filepath.Join(auditDir(home), "origin")); errors.Is(err, os.ErrNotExist) && !covers {
 				if a.json {
 					return a.printJSON(map[string]any{"ok": true, "report": map[string]any{"events": 0}})
 				}
@@ -138,26 +202,28 @@ holding one) besides the host's own.`,
 			}
 			var ie *audit.IntegrityError
 			if errors.As(err, &ie) {
-				if a.json {
-					if perr := a.printJSON(map[string]any{"ok": false, "kind": ie.KindName(), "index": ie.Index,
-						"checkpoint": ie.Checkpoint, "file": ie.File, "offset": ie.Offset, "error": ie.Error()}); perr != nil {
-						return perr
-					}
-					return exitCode(1)
-				}
-				return withHint(err, "keep a copy of the ledger directory as evidence; do not open it for writing until it is examined")
+				return a.reportIntegrity(err, "keep a copy of the ledger directory (and "+auditWitness(home)+") as evidence; do not open it for writing until it is examined")
 			}
 			if err != nil {
 				return withHint(err, "is --home the right directory?")
 			}
 			if a.json {
-				return a.printJSON(map[string]any{"ok": true, "report": verifyReportJSON(rep)})
+				m := verifyReportJSON(rep)
+				var tj []map[string]any
+				for i, t := range opts.MoreTrusted {
+					tj = append(tj, map[string]any{"file": sources[i], "size": t.Size, "root": t.Root.String()})
+				}
+				m["trusted"] = tj
+				return a.printJSON(map[string]any{"ok": true, "report": m})
 			}
 			fmt.Fprintf(a.out, "ok: %d events in %d segments, %d checkpoints", rep.Events, rep.Segments, rep.Checkpoints)
 			if rep.Latest != nil {
 				fmt.Fprintf(a.out, ", latest covers %d", rep.Latest.Size)
 			}
 			fmt.Fprintln(a.out)
+			for i, t := range opts.MoreTrusted {
+				fmt.Fprintf(a.out, "extends the trusted checkpoint of %d events in %s\n", t.Size, sources[i])
+			}
 			if rep.Unsigned > 0 {
 				fmt.Fprintf(a.out, "note: the newest %d events are not yet covered by a checkpoint\n", rep.Unsigned)
 			}
@@ -168,6 +234,77 @@ holding one) besides the host's own.`,
 		},
 	}
 	c.Flags().StringArrayVar(&keys, "key", nil, "extra verifier key (string or file)")
+	c.Flags().StringArrayVar(&trustedFiles, "trusted", nil, "a signed checkpoint kept earlier that the log must extend (file)")
+	return c
+}
+
+// reportIntegrity prints an *audit.IntegrityError as verify does: a JSON
+// verdict with its kind, or the error and hint; exit 1 either way.
+func (a *app) reportIntegrity(err error, hint string) error {
+	var ie *audit.IntegrityError
+	if !errors.As(err, &ie) {
+		return withHint(err, hint)
+	}
+	if a.json {
+		if perr := a.printJSON(map[string]any{"ok": false, "kind": ie.KindName(), "index": ie.Index,
+			"checkpoint": ie.Checkpoint, "file": ie.File, "offset": ie.Offset, "error": ie.Error()}); perr != nil {
+			return perr
+		}
+		return exitCode(1)
+	}
+	return withHint(err, hint)
+}
+
+func auditRecoverCmd(a *app) *cobra.Command {
+	var note string
+	c := &cobra.Command{
+		Use:   "recover --note WHY",
+		Short: "Accept a ledger its witness does not vouch for, on the record",
+		Long: `recover opens the ledger for writing even though it does not extend the
+checkpoint remembered in --home/audit.witness, its witness is missing, or its
+checkpoints file is gone — the states a restored backup, a moved home, or a
+rewritten history leave. It appends a ledger.recover event naming what it
+found and your --note, signs a checkpoint over it, and writes a new witness.
+It never repairs damaged records or events that do not match their own
+checkpoints (see 'warden audit verify'). Stop the host first.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if strings.TrimSpace(note) == "" {
+				return usageErr(errors.New("--note is required"), "say why this ledger should be accepted, e.g. --note 'restored from the backup of 2026-05-01'")
+			}
+			home, err := a.home()
+			if err != nil {
+				return err
+			}
+			l, err := openLedger(home, audit.WithRecovery(note))
+			if err != nil {
+				return err
+			}
+			defer l.Close()
+			if _, err := l.Checkpoint(cmdContext(cmd)); errors.Is(err, audit.ErrReadOnly) {
+				return withHint(errors.New("audit recover: a running host holds the ledger"), "stop the host, then run 'warden audit recover' again")
+			} else if err != nil {
+				return err
+			}
+			rec := l.Recovered()
+			if a.json {
+				if rec == nil {
+					rec = []string{}
+				}
+				return a.printJSON(map[string]any{"recovered": rec, "witness": l.WitnessPath()})
+			}
+			if len(rec) == 0 {
+				fmt.Fprintln(a.out, "nothing to recover: the ledger extends its witness")
+				return nil
+			}
+			for _, r := range rec {
+				fmt.Fprintf(a.out, "logged ledger.recover: %s\n", r)
+			}
+			fmt.Fprintf(a.out, "new witness: %s\n", l.WitnessPath())
+			return nil
+		},
+	}
+	c.Flags().StringVar(&note, "note", "", "why this ledger should be accepted (goes into the ledger.recover event)")
 	return c
 }
 

@@ -159,3 +159,72 @@ func TestAuditCLIUsage(t *testing.T) {
 		t.Fatalf("export without --once: exit %d, want 2", code)
 	}
 }
+
+// TestAuditCLIWitness: the V-4 attack from the CLI's side. The checkpoints
+// file is deleted (the step that lets records be rewritten and re-signed);
+// verify fails against the host's witness or a checkpoint an auditor kept,
+// commands that write refuse the ledger, and only 'audit recover' accepts it,
+// on the record.
+func TestAuditCLIWitness(t *testing.T) {
+	home := t.TempDir()
+	seedAudit(t, home, 6)
+	witness := filepath.Join(home, "audit.witness")
+	code, out, errOut := runCLI(t, home, "audit", "verify")
+	if code != 0 || !strings.Contains(out, "extends the trusted checkpoint of 6 events in "+witness) {
+		t.Fatalf("verify with the witness: exit %d\n%s%s", code, out, errOut)
+	}
+	kept := filepath.Join(t.TempDir(), "kept.checkpoint")
+	b, err := os.ReadFile(witness)
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(kept, b, 0o600)
+
+	if err := os.Remove(filepath.Join(home, "audit", "checkpoints")); err != nil {
+		t.Fatal(err)
+	}
+	var vr struct {
+		OK   bool   `json:"ok"`
+		Kind string `json:"kind"`
+	}
+	code, out, _ = runCLI(t, home, "--json", "audit", "verify")
+	if code != 1 || json.Unmarshal([]byte(out), &vr) != nil || vr.OK || vr.Kind != "rollback" {
+		t.Fatalf("verify with checkpoints deleted: exit %d %s", code, out)
+	}
+	// A third party without the witness, holding an older checkpoint.
+	os.Rename(witness, witness+".hidden")
+	if code, out, _ = runCLI(t, home, "audit", "verify"); code != 0 || !strings.Contains(out, "not yet covered") {
+		t.Fatalf("without any trusted checkpoint the log only looks unsigned: exit %d %s", code, out)
+	}
+	code, out, _ = runCLI(t, home, "--json", "audit", "verify", "--trusted", kept)
+	if code != 1 || json.Unmarshal([]byte(out), &vr) != nil || vr.Kind != "rollback" {
+		t.Fatalf("verify --trusted: exit %d %s", code, out)
+	}
+	if code, _, _ = runCLI(t, home, "audit", "verify", "--trusted", filepath.Join(home, "nope")); code != 2 {
+		t.Fatalf("verify --trusted with a missing file: exit %d, want 2", code)
+	}
+	os.Rename(witness+".hidden", witness)
+
+	// Writing commands refuse and point to recover.
+	code, _, errOut = runCLI(t, home, "audit", "prove", "2")
+	if code == 0 || !strings.Contains(errOut, "witness") || !strings.Contains(errOut, "warden audit recover") {
+		t.Fatalf("prove on a ledger that lost its checkpoints: exit %d %s", code, errOut)
+	}
+	if code, _, _ = runCLI(t, home, "audit", "recover"); code != 2 {
+		t.Fatalf("recover without --note: exit %d, want 2", code)
+	}
+	code, out, errOut = runCLI(t, home, "audit", "recover", "--note", "test: checkpoints deleted on purpose")
+	if code != 0 || !strings.Contains(out, "logged ledger.recover") {
+		t.Fatalf("recover: exit %d\n%s%s", code, out, errOut)
+	}
+	code, out, _ = runCLI(t, home, "--json", "audit", "show", "6")
+	if code != 0 || !strings.Contains(out, "ledger.recover") || !strings.Contains(out, "checkpoints deleted on purpose") {
+		t.Fatalf("the recovery is not on the record: exit %d %s", code, out)
+	}
+	if code, out, errOut = runCLI(t, home, "audit", "verify"); code != 0 || !strings.Contains(out, "extends the trusted checkpoint of 7 events") {
+		t.Fatalf("verify after recover: exit %d\n%s%s", code, out, errOut)
+	}
+	if code, out, _ = runCLI(t, home, "audit", "recover", "--note", "again"); code != 0 || !strings.Contains(out, "nothing to recover") {
+		t.Fatalf("second recover: exit %d %s", code, out)
+	}
+}

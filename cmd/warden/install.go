@@ -11,6 +11,7 @@ import (
 	"github.com/wardenproject/warden/bundle"
 	"github.com/wardenproject/warden/bundle/install"
 	"github.com/wardenproject/warden/consent"
+	"github.com/wardenproject/warden/store"
 	"github.com/wardenproject/warden/trust"
 )
 
@@ -41,10 +42,10 @@ func (a *app) installConfig(cmd *cobra.Command, policyFile string) (install.Conf
 }
 
 func installCmd(a *app) *cobra.Command {
-	var yes bool
+	var yes, upgrade, allowDowngrade bool
 	var policyFile string
 	cmd := &cobra.Command{
-		Use:   "install BUNDLE [--yes]",
+		Use:   "install BUNDLE [--yes] [--upgrade [--allow-downgrade]]",
 		Short: "Verify a bundle, ask for consent, and install the plugin",
 		Long: `install verifies BUNDLE (it must be valid-trusted), runs the submission checks
 (no lint errors, SBOM and provenance present, risk within the policy's max_risk),
@@ -52,7 +53,13 @@ then shows the consent screen: every permission with its resource, actions,
 reason and risk; accept all (a), toggle some (1-9, space) and accept (Enter),
 or refuse (r, Ctrl-C). Publishers pre-approved by the policy skip the screen.
 --yes installs with every permission, only where the policy sets
-unattended_install: true. Files go to <home>/plugins/NAME/VERSION/.`,
+unattended_install: true. Files go to <home>/plugins/NAME/VERSION/.
+
+--upgrade replaces an installed older version from the same publisher key:
+the consent screen lists only new or changed permissions, unchanged ones keep
+their grants, and your own grants stay where the new manifest still covers
+them (the rest are removed and logged). A lower version needs
+--allow-downgrade. If anything fails, the old version stays installed.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			b, err := bundle.ReadFile(args[0], bundle.Limits{})
@@ -65,6 +72,8 @@ unattended_install: true. Files go to <home>/plugins/NAME/VERSION/.`,
 			}
 			defer done()
 			cfg.Yes = yes
+			cfg.Upgrade = upgrade || allowDowngrade
+			cfg.AllowDowngrade = allowDowngrade
 			if f, ok := a.in.(*os.File); ok && !yes && isTerminal(f) && isTerminal(a.out) {
 				restore, err := consent.MakeRaw(f)
 				if err != nil {
@@ -82,17 +91,30 @@ unattended_install: true. Files go to <home>/plugins/NAME/VERSION/.`,
 				return withHint(err, "run it in a terminal to see the consent screen, or pass --yes where the policy sets unattended_install: true")
 			case errors.Is(err, install.ErrPolicy):
 				return withHint(err, "ask your administrator, or run 'warden risk' on the manifest")
+			case errors.Is(err, install.ErrInstalled) && !cfg.Upgrade:
+				return withHint(err, "pass --upgrade to replace it with this version, or run 'warden uninstall "+b.Manifest().Name+"' first")
 			case errors.Is(err, install.ErrInstalled):
-				return withHint(err, "run 'warden uninstall "+b.Manifest().Name+"' first")
+				return withHint(err, "to reinstall the same version, run 'warden uninstall "+b.Manifest().Name+"' first")
+			case errors.Is(err, install.ErrDowngrade):
+				return withHint(err, "pass --allow-downgrade if you mean to go back to this version")
+			case errors.Is(err, install.ErrPublisherChanged):
+				return withHint(err, "grants given to one publisher do not carry to another; run 'warden uninstall "+b.Manifest().Name+"' first, then install")
 			case errors.Is(err, install.ErrSubmission):
 				return withHint(err, "the publisher must fix the bundle; 'warden lint' shows manifest faults")
 			case errors.Is(err, install.ErrRefused), errors.Is(err, install.ErrInterrupted):
 				return withHint(err, "nothing was installed")
+			case errors.Is(err, store.ErrNotRecorded):
+				return withHint(err, "the plugin is installed; check the audit ledger (is another warden holding it?)")
 			case err != nil:
 				return err
 			}
 			if a.json {
 				return a.printJSON(rep)
+			}
+			if rep.Previous != "" {
+				fmt.Fprintf(a.out, "replaced %s %s with %s (%s, risk %d) in %s: %d new grant(s), %d kept, %d removed\n",
+					rep.Plugin, rep.Previous, rep.Version, rep.By, rep.Risk, rep.Path, len(rep.Grants), len(rep.Kept), len(rep.Removed))
+				return nil
 			}
 			fmt.Fprintf(a.out, "installed %s %s (%s, risk %d) in %s with %d grant(s)\n", rep.Plugin, rep.Version, rep.By, rep.Risk, rep.Path, len(rep.Grants))
 			return nil
@@ -100,6 +122,8 @@ unattended_install: true. Files go to <home>/plugins/NAME/VERSION/.`,
 	}
 	cmd.Flags().BoolVar(&yes, "yes", false, "install without the consent screen (needs unattended_install in the policy)")
 	cmd.Flags().StringVar(&policyFile, "policy", "", "policy file (default <home>/policy.yaml, else built-in)")
+	cmd.Flags().BoolVar(&upgrade, "upgrade", false, "replace an installed older version (asks only about new or changed permissions)")
+	cmd.Flags().BoolVar(&allowDowngrade, "allow-downgrade", false, "with --upgrade: allow installing a lower version than the installed one")
 	return cmd
 }
 

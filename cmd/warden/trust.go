@@ -48,16 +48,25 @@ func readPublicArg(arg string) (ed25519.PublicKey, error) {
 	return nil, err
 }
 
-func (a *app) openTrust() (*trust.Registry, string, error) {
+func (a *app) openTrust(opts ...trust.OpenOption) (*trust.Registry, string, error) {
 	homeDir, err := a.home()
 	if err != nil {
 		return nil, "", err
 	}
-	r, err := trust.Open(homeDir)
+	r, err := trust.Open(homeDir, opts...)
 	if err != nil {
-		return nil, "", withHint(err, "inspect or remove the damaged file under "+homeDir+"/trust")
+		return nil, "", withHint(err, trustOpenHint(err, homeDir))
 	}
 	return r, homeDir, nil
+}
+
+// trustOpenHint says what to do when the stored trust state does not open.
+func trustOpenHint(err error, homeDir string) string {
+	if errors.Is(err, trust.ErrRollback) || errors.Is(err, trust.ErrMissing) {
+		return "a stored enterprise document was replaced by an older one or deleted; load the current one again " +
+			"('warden trust revocations load FILE|URL' or 'warden trust registry load FILE|URL'), which works even now"
+	}
+	return "inspect the damaged file under " + homeDir + "/trust; if it is an enterprise document, remove it and load the current one again"
 }
 
 func trustAddCmd(a *app) *cobra.Command {
@@ -242,7 +251,9 @@ func trustDocCmd(a *app, kind string) *cobra.Command {
 		Short: "Verify and apply a signed " + kind + " document",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			r, homeDir, err := a.openTrust()
+			// ForReload: this is the way back from a stored document that was
+			// rolled back or deleted; the floors still apply to what is loaded.
+			r, homeDir, err := a.openTrust(trust.ForReload())
 			if err != nil {
 				return err
 			}

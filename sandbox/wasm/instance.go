@@ -110,7 +110,7 @@ func (m *Module) Instantiate(ctx context.Context, cfg InstanceConfig) (*Instance
 	pages := m.eng.memoryClass(lim.MemoryMB)
 	cm, err := m.compiledFor(ctx, pages)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("compile wasm module %s: %w", m.digest, err)
 	}
 	r, err := m.eng.runtime(ctx, pages)
 	if err != nil {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -27,30 +28,58 @@ const (
 type Module struct {
 	eng    *Engine
 	digest string
-	wasm   []byte
+	wasm   []byte // owned: Compile does not copy what it is given
 
 	mu       sync.Mutex
 	compiled map[uint32]wazero.CompiledModule // by memory class
 }
 
+// ErrDigestMismatch matches, with errors.Is, every *DigestError.
+var ErrDigestMismatch = errors.New("the module's bytes do not have the verified digest")
+
+// DigestError reports that the bytes given to Compile do not hash to the
+// digest the caller verified: the file changed after it was checked.
+type DigestError struct {
+	Want, Got string // "sha256:<hex>"
+}
+
+func (e *DigestError) Error() string {
+	return fmt.Sprintf("its bytes hash to %s, not to the verified digest %s; reinstall the plugin", e.Got, e.Want)
+}
+
+// Is makes errors.Is(err, ErrDigestMismatch) true for every DigestError.
+func (e *DigestError) Is(target error) bool { return target == ErrDigestMismatch }
+
 // Compile checks that wasm has the digest the caller verified ("sha256:<hex>";
 // empty means "compute it") and follows the ABI: it imports only the modules
 // "warden" and "wasi_snapshot_preview1" and exports memory, warden_alloc and
-// warden_call with the documented signatures. The engine's compilation cache
-// keys native code by the SHA-256 of wasm, which the digest check makes the
-// verified digest.
+// warden_call with the documented signatures. A digest mismatch is a
+// *DigestError. The engine's compilation cache keys native code by the SHA-256
+// of wasm, which the digest check makes the verified digest.
+//
+// The Module keeps wasm without copying it (a Go guest is megabytes, and a
+// copy showed in the cold start): the caller must not change it afterwards.
+//
+// Compile is the one place the bytes are hashed. The hash runs beside wazero's
+// decoding and cache lookup, on another core, and is checked before Compile
+// returns: nothing can instantiate the module until its bytes are known to be
+// the verified ones, and wazero keys its cache by the content hash it computes
+// itself, so compiling bytes that then fail the check caches nothing that
+// could be loaded in their stead.
 func (e *Engine) Compile(ctx context.Context, wasm []byte, digest string) (*Module, error) {
-	sum := sha256.Sum256(wasm)
-	got := "sha256:" + hex.EncodeToString(sum[:])
-	if digest == "" {
-		digest = got
-	} else if !strings.EqualFold(digest, got) {
-		return nil, fmt.Errorf("compile wasm module: its bytes hash to %s, not to the verified digest %s; reinstall the plugin", got, digest)
-	}
-	m := &Module{eng: e, digest: got, wasm: slices.Clone(wasm), compiled: map[uint32]wazero.CompiledModule{}}
+	sum := make(chan [sha256.Size]byte, 1)
+	go func() { sum <- sha256.Sum256(wasm) }()
+	m := &Module{eng: e, wasm: wasm, compiled: map[uint32]wazero.CompiledModule{}}
 	// Compile once in the default class now, so a bad module fails at load.
-	if _, err := m.compiledFor(ctx, e.memoryClass(0)); err != nil {
-		return nil, err
+	_, cerr := m.compiledFor(ctx, e.memoryClass(0))
+	h := <-sum
+	m.digest = "sha256:" + hex.EncodeToString(h[:])
+	if digest != "" && !strings.EqualFold(digest, m.digest) {
+		_ = m.Close(ctx)
+		return nil, fmt.Errorf("compile wasm module: %w", &DigestError{Want: digest, Got: m.digest})
+	}
+	if cerr != nil {
+		return nil, fmt.Errorf("compile wasm module %s: %w", m.digest, cerr)
 	}
 	return m, nil
 }
@@ -60,7 +89,7 @@ func (m *Module) Digest() string { return m.digest }
 
 // compiledFor returns the module compiled in the runtime of a memory class.
 // With a shared compilation cache the second class costs a cache lookup, not
-// a compile.
+// a compile. Its errors do not name the module: the callers do.
 func (m *Module) compiledFor(ctx context.Context, pages uint32) (wazero.CompiledModule, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -73,11 +102,11 @@ func (m *Module) compiledFor(ctx context.Context, pages uint32) (wazero.Compiled
 	}
 	cm, err := r.CompileModule(ctx, m.wasm)
 	if err != nil {
-		return nil, fmt.Errorf("compile wasm module %s: %w", m.digest, err)
+		return nil, err
 	}
 	if err := checkABI(cm); err != nil {
 		_ = cm.Close(ctx)
-		return nil, fmt.Errorf("compile wasm module %s: %w", m.digest, err)
+		return nil, err
 	}
 	m.compiled[pages] = cm
 	return cm, nil

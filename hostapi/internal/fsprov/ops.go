@@ -277,8 +277,9 @@ func StatFile(g Grant, abs string) (fs.FileInfo, error) {
 }
 
 // Delete removes the file or empty directory abs. A symlink is removed
-// itself, never what it points to.
-func Delete(g Grant, abs string) error {
+// itself, never what it points to. intent is called with the resolved path
+// once it is checked and before anything is removed; an error from it aborts.
+func Delete(g Grant, abs string, intent func(real string) error) error {
 	t, err := resolve(g, abs, false)
 	if err != nil {
 		return err
@@ -290,11 +291,15 @@ func Delete(g Grant, abs string) error {
 	if t.rel == "." {
 		return fmt.Errorf("delete %s: it is the granted directory itself: %w", abs, ErrOutside)
 	}
+	if err := intent(t.real); err != nil {
+		return err
+	}
 	return t.root.Remove(t.rel)
 }
 
-// Mkdir creates directory abs (its parent must exist).
-func Mkdir(g Grant, abs string) error {
+// Mkdir creates directory abs (its parent must exist). intent is called as
+// for Delete.
+func Mkdir(g Grant, abs string, intent func(real string) error) error {
 	t, err := resolve(g, abs, true)
 	if err != nil {
 		return err
@@ -303,13 +308,17 @@ func Mkdir(g Grant, abs string) error {
 	if t.info != nil {
 		return &fs.PathError{Op: "mkdir", Path: abs, Err: fs.ErrExist}
 	}
-	return t.root.Mkdir(t.rel, 0o755)
+	if err := intent(t.real); err != nil {
+		return err
+	}
+	return t.inParent(func(r *os.Root, name string) error { return r.Mkdir(name, 0o755) })
 }
 
 // Rename moves from to to. Both are resolved in their own grant (the last
 // component of each is not followed), then renamed through a root at the
-// deepest directory holding both.
-func Rename(gFrom Grant, from string, gTo Grant, to string) error {
+// deepest directory holding both. intent is called with both resolved paths
+// once both are checked and before anything moves.
+func Rename(gFrom Grant, from string, gTo Grant, to string, intent func(realFrom, realTo string) error) error {
 	tf, err := resolve(gFrom, from, false)
 	if err != nil {
 		return err
@@ -325,6 +334,9 @@ func Rename(gFrom Grant, from string, gTo Grant, to string) error {
 	defer tt.close()
 	if tf.rel == "." || tt.rel == "." {
 		return fmt.Errorf("rename %s to %s: a granted directory itself cannot be moved: %w", from, to, ErrOutside)
+	}
+	if err := intent(tf.real, tt.real); err != nil {
+		return err
 	}
 	common := commonDir(tf.real, tt.real)
 	r, err := os.OpenRoot(common)

@@ -12,6 +12,11 @@
 // root, and the opened file must be the very file that was checked (same
 // device and inode), so a swap between check and open is refused too.
 //
+// When the resolved path differs from the requested one, the grant's Check
+// (the gate's second decision: protected directories, policy deny and ask
+// rules) is called with both, after the pattern re-check and before anything
+// is opened or changed; the target then opened is the one that was checked.
+//
 // The package sits under hostapi/internal so that nothing outside hostapi can
 // import it: the only way to reach a file is through the gate.
 package fsprov
@@ -45,6 +50,17 @@ type Grant struct {
 	// Match reports whether a clean absolute host path lies within the grant
 	// (resource.Pattern.MatchPath).
 	Match func(abs string) bool
+	// Check, when set, is asked about a path that resolves (through a
+	// symlink) somewhere other than where it was requested, after Match
+	// accepted the resolved path. A non-nil error refuses the operation and
+	// is returned unchanged, so the caller can recognise its own refusal. It is never called when the two paths are equal: the
+	// caller already decided on the requested path.
+	Check Checker
+}
+
+// Checker decides on a resolved path (see Grant.Check).
+type Checker interface {
+	CheckResolved(requested, real string) error
 }
 
 // target is a path resolved inside a root.
@@ -54,6 +70,10 @@ type target struct {
 	rel    string      // path of the target relative to rootAt, "." for rootAt
 	real   string      // clean absolute host path of the target, symlinks followed
 	info   fs.FileInfo // Lstat of the target; nil when it does not exist
+	// parent is the Lstat of the directory holding a target that does not
+	// exist yet, nil when that directory is the root itself: what is created
+	// must land in the directory that was checked.
+	parent fs.FileInfo
 }
 
 func (t *target) close() { t.root.Close() }
@@ -107,6 +127,12 @@ func resolve(g Grant, abs string, followLast bool) (*target, error) {
 		}
 		return nil, fmt.Errorf("%s: %w", abs, ErrOutside)
 	}
+	if t.real != abs && g.Check != nil {
+		if err := g.Check.CheckResolved(abs, t.real); err != nil {
+			root.Close()
+			return nil, err
+		}
+	}
 	return t, nil
 }
 
@@ -130,7 +156,9 @@ func walk(root *os.Root, at, abs string, followLast bool) (*target, error) {
 	}
 	todo := splitRel(rest)
 	var cur []string
-	var info fs.FileInfo
+	var infoBuf [16]fs.FileInfo
+	infos := infoBuf[:0] // infos[i] is the Lstat of cur[:i+1]
+	var info, parent fs.FileInfo
 	hops := 0
 	for len(todo) > 0 {
 		c := todo[0]
@@ -143,6 +171,7 @@ func walk(root *os.Root, at, abs string, followLast bool) (*target, error) {
 				return nil, fmt.Errorf("%s climbs above %s: %w", abs, at, ErrOutside)
 			}
 			cur = cur[:len(cur)-1]
+			infos = infos[:len(infos)-1]
 			info = nil
 			continue
 		}
@@ -150,6 +179,9 @@ func walk(root *os.Root, at, abs string, followLast bool) (*target, error) {
 		fi, err := root.Lstat(cand)
 		if err != nil {
 			if errors.Is(err, fs.ErrNotExist) && len(todo) == 0 {
+				if len(infos) > 0 {
+					parent = infos[len(infos)-1]
+				}
 				cur = append(cur, c)
 				info = nil
 				break
@@ -171,7 +203,7 @@ func walk(root *os.Root, at, abs string, followLast bool) (*target, error) {
 				if !ok {
 					return nil, fmt.Errorf("%s: symlink %s points to %s: %w", abs, path.Join(at, cand), dest, ErrOutside)
 				}
-				cur = cur[:0]
+				cur, infos = cur[:0], infos[:0]
 				todo = append(splitRel(r), todo...)
 			} else {
 				todo = append(splitRel(dest), todo...)
@@ -182,10 +214,14 @@ func walk(root *os.Root, at, abs string, followLast bool) (*target, error) {
 			return nil, &fs.PathError{Op: "resolve", Path: abs, Err: syscall.ENOTDIR}
 		}
 		cur = append(cur, c)
+		infos = append(infos, fi)
 		info = fi
 	}
 	rel := strings.Join(cur, "/")
 	t := &target{root: root, rootAt: at, rel: rel, info: info}
+	if info == nil {
+		t.parent = parent
+	}
 	if rel == "" {
 		t.rel = "."
 		t.real = at
@@ -212,12 +248,19 @@ func splitRel(p string) []string {
 // openChecked opens the resolved target through its root and makes sure the
 // open file is the file that was checked.
 func (t *target) openChecked(flag int, perm fs.FileMode) (*os.File, error) {
+	var f *os.File
+	var err error
 	if t.info == nil {
-		// A new file: O_EXCL never follows a symlink, so what is created is
+		// A new file: O_EXCL never follows a symlink, and it is created in
+		// the very directory that was checked, so what is created is
 		// exactly the checked path.
-		flag |= os.O_CREATE | os.O_EXCL
+		err = t.inParent(func(r *os.Root, name string) error {
+			f, err = r.OpenFile(name, flag|os.O_CREATE|os.O_EXCL, perm)
+			return err
+		})
+	} else {
+		f, err = t.root.OpenFile(t.rel, flag, perm)
 	}
-	f, err := t.root.OpenFile(t.rel, flag, perm)
 	if err != nil {
 		if t.info == nil && errors.Is(err, fs.ErrExist) {
 			return nil, fmt.Errorf("%s appeared while it was being created: %w", t.real, ErrChanged)
@@ -236,4 +279,29 @@ func (t *target) openChecked(flag int, perm fs.FileMode) (*os.File, error) {
 		}
 	}
 	return f, nil
+}
+
+// inParent runs op on the last component of a target that does not exist
+// yet, through a root at its parent directory, once that directory is known
+// to be the one the walk checked: a directory on the way swapped for a
+// symlink after the check (by another process) would otherwise move the new
+// entry somewhere the gate never decided on.
+func (t *target) inParent(op func(r *os.Root, name string) error) error {
+	if t.parent == nil {
+		return op(t.root, t.rel)
+	}
+	dir, name := path.Split(t.rel)
+	pr, err := t.root.OpenRoot(strings.TrimSuffix(dir, "/"))
+	if err != nil {
+		return err
+	}
+	defer pr.Close()
+	fi, err := pr.Stat(".")
+	if err != nil {
+		return err
+	}
+	if !os.SameFile(fi, t.parent) {
+		return fmt.Errorf("%s: its directory %w", t.real, ErrChanged)
+	}
+	return op(pr, name)
 }
