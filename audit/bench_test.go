@@ -173,3 +173,22 @@ func BenchmarkProve(b *testing.B) {
 		}
 	})
 }
+
+// BenchmarkCheckpoint measures one event plus a checkpoint: sign, append and
+// fsync the note, then replace the witness (write, fsync, rename, fsync dir).
+// Checkpoints come at most once per interval (1 s) or per 65536 events, so
+// this is paid rarely; it bounds what the witness adds.
+func BenchmarkCheckpoint(b *testing.B) {
+	l := openTest(b, b.TempDir(), WithCheckpointInterval(time.Hour))
+	defer l.Close()
+	ctx := context.Background()
+	b.ReportAllocs()
+	for i := 0; b.Loop(); i++ {
+		if _, err := l.Enqueue(testEvent(i)); err != nil {
+			b.Fatal(err)
+		}
+		if _, err := l.Checkpoint(ctx); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -70,9 +70,9 @@ func (s *RevocationSet) Revoke(jti string) {
 
 // RevokeSubject revokes subject's tokens issued before before, and the
 // tokens delegated from them (see Check). Of several cut-offs for one
-// subject the latest wins. Token times are whole seconds,
-// so a token minted in the same second as the revocation, but after it, is
-// revoked too: erring toward revoking.
+// subject the latest wins. Token times are whole seconds, so a token minted
+// in the same second as the revocation, but after it, is revoked too:
+// erring toward revoking.
 func (s *RevocationSet) RevokeSubject(subject string, before time.Time) {
 	n := before.UnixNano()
 	s.subMu.Lock()

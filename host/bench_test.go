@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"os"
+	"path/filepath"
 	"testing"
 
 	"github.com/tetratelabs/wazero"
@@ -24,6 +25,7 @@ func BenchmarkInvoke(b *testing.B) {
 	must(b, err)
 	b.ReportAllocs()
 	b.ResetTimer()
+	defer meterCPU(b)()
 	for b.Loop() {
 		if _, err := h.Invoke(ctx, "hello", "greet", in); err != nil {
 			b.Fatal(err)
@@ -42,6 +44,7 @@ func BenchmarkInvokeParallel(b *testing.B) {
 	b.ReportAllocs()
 	b.SetParallelism(8)
 	b.ResetTimer()
+	defer meterCPU(b)()
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {
 			if _, err := h.Invoke(ctx, "hello", "greet", in); err != nil {
@@ -64,6 +67,7 @@ func BenchmarkColdStartFromCache(b *testing.B) {
 	in := json.RawMessage(`{"name":"Ada"}`)
 	b.ReportAllocs()
 	b.ResetTimer()
+	defer meterCPU(b)()
 	for b.Loop() {
 		h.evict(ctx, "hello")
 		if _, err := h.Invoke(ctx, "hello", "greet", in); err != nil {
@@ -98,6 +102,7 @@ func BenchmarkColdStartRawWazero(b *testing.B) {
 	must(b, cm.Close(ctx))
 	b.ReportAllocs()
 	b.ResetTimer()
+	defer meterCPU(b)()
 	for b.Loop() {
 		cm, err := r.CompileModule(ctx, wasmBytes)
 		if err != nil {
@@ -109,5 +114,26 @@ func BenchmarkColdStartRawWazero(b *testing.B) {
 		}
 		mod.Close(ctx)
 		cm.Close(ctx)
+	}
+}
+
+// BenchmarkDurableFloor is the floor of BenchmarkInvoke's latency: append
+// 512 bytes to a file beside the host's ledger and wait for it to be on disk,
+// the one fsync an invocation must pay (P2: "one fsync + 20 µs").
+func BenchmarkDurableFloor(b *testing.B) {
+	f, err := os.OpenFile(filepath.Join(b.TempDir(), "floor.log"), os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600)
+	must(b, err)
+	defer f.Close()
+	rec := make([]byte, 512)
+	b.ReportAllocs()
+	b.ResetTimer()
+	defer meterCPU(b)()
+	for b.Loop() {
+		if _, err := f.Write(rec); err != nil {
+			b.Fatal(err)
+		}
+		if err := f.Sync(); err != nil {
+			b.Fatal(err)
+		}
 	}
 }

@@ -55,8 +55,8 @@ type Config struct {
 	// path a symlink resolves it to, is one of them or lies under one;
 	// each is also matched in its symlink-resolved spelling, taken at
 	// NewGate. Empty protects nothing: the gate does not guess where the
-	// state lives, so the host must pass it (host.New passes its home, and
-	// its cache directory and policy file when they lie outside the home).
+	// state lives, so the host must pass it (host.New passes its home, its
+	// cache directory and its policy file).
 	Protected []string
 
 	// extra holds methods registered by tests (see gate_ext_test.go): the
