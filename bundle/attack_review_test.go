@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/secure-systems-lab/go-securesystemslib/dsse"
+	"github.com/wardenproject/warden/internal/dssekey"
 )
 
 // TestReviewEnvelopeTransplant: a genuine signature envelope is moved from the
@@ -58,7 +59,7 @@ func TestReviewEnvelopeSignatureTricks(t *testing.T) {
 	must(t, json.Unmarshal(raw, &env))
 
 	// Eve's own signature over the same payload (what DSSE signs).
-	evs, err := dsse.NewEnvelopeSigner(ed25519Key{pub: eve.pub, priv: eve.priv})
+	evs, err := dsse.NewEnvelopeSigner(dssekey.Signer(eve.priv))
 	must(t, err)
 	payload, err := env.DecodeB64Payload()
 	must(t, err)

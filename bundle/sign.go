@@ -3,7 +3,6 @@ package bundle
 import (
 	"bytes"
 	"context"
-	"crypto"
 	"crypto/ed25519"
 	"encoding/base64"
 	"encoding/json"
@@ -12,6 +11,7 @@ import (
 
 	"github.com/secure-systems-lab/go-securesystemslib/dsse"
 
+	"github.com/wardenproject/warden/internal/dssekey"
 	"github.com/wardenproject/warden/internal/keyid"
 )
 
@@ -91,7 +91,7 @@ func signStatement(ctx context.Context, b *Bundle, priv ed25519.PrivateKey, st S
 	if err != nil {
 		return nil, fmt.Errorf("sign bundle: encode statement: %w", err)
 	}
-	s, err := dsse.NewEnvelopeSigner(ed25519Key{pub: priv.Public().(ed25519.PublicKey), priv: priv})
+	s, err := dsse.NewEnvelopeSigner(dssekey.Signer(priv))
 	if err != nil {
 		return nil, fmt.Errorf("sign bundle: %w", err)
 	}
@@ -147,28 +147,3 @@ func canonicalBase64(s string) error {
 	}
 	return nil
 }
-
-// ed25519Key adapts an Ed25519 key pair to dsse.Signer and dsse.Verifier. Key
-// ids are warden's (internal/keyid).
-type ed25519Key struct {
-	pub  ed25519.PublicKey
-	priv ed25519.PrivateKey // nil when verifying
-}
-
-func (k ed25519Key) Sign(_ context.Context, data []byte) ([]byte, error) {
-	if k.priv == nil {
-		return nil, errors.New("no private key")
-	}
-	return ed25519.Sign(k.priv, data), nil
-}
-
-func (k ed25519Key) Verify(_ context.Context, data, sig []byte) error {
-	if !ed25519.Verify(k.pub, data, sig) {
-		return errors.New("ed25519 signature does not verify")
-	}
-	return nil
-}
-
-func (k ed25519Key) KeyID() (string, error) { return keyid.Of(k.pub), nil }
-
-func (k ed25519Key) Public() crypto.PublicKey { return k.pub }

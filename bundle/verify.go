@@ -11,6 +11,7 @@ import (
 
 	"github.com/secure-systems-lab/go-securesystemslib/dsse"
 
+	"github.com/wardenproject/warden/internal/dssekey"
 	"github.com/wardenproject/warden/internal/keyid"
 )
 
@@ -159,7 +160,7 @@ func Verify(ctx context.Context, b *Bundle, o VerifyOptions) Result {
 			return done(InvalidSignature, "the bundle's key %s is not the trusted key with that id", sigKeyID)
 		}
 	}
-	v, err := dsse.NewEnvelopeVerifier(ed25519Key{pub: pub})
+	v, err := dsse.NewEnvelopeVerifier(dssekey.Verifier(pub))
 	if err != nil {
 		return done(InvalidSignature, "%v", err)
 	}

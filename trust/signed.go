@@ -3,7 +3,6 @@ package trust
 import (
 	"bytes"
 	"context"
-	"crypto"
 	"crypto/ed25519"
 	"encoding/base64"
 	"encoding/json"
@@ -14,6 +13,7 @@ import (
 
 	"github.com/secure-systems-lab/go-securesystemslib/dsse"
 
+	"github.com/wardenproject/warden/internal/dssekey"
 	"github.com/wardenproject/warden/internal/keyid"
 )
 
@@ -91,7 +91,7 @@ func signDoc(ctx context.Context, payloadType string, doc any, root ed25519.Priv
 	if err != nil {
 		return nil, fmt.Errorf("sign: %w", err)
 	}
-	s, err := dsse.NewEnvelopeSigner(edKey{pub: root.Public().(ed25519.PublicKey), priv: root})
+	s, err := dsse.NewEnvelopeSigner(dssekey.Signer(root))
 	if err != nil {
 		return nil, fmt.Errorf("sign: %w", err)
 	}
@@ -124,7 +124,7 @@ func (r *Registry) openDoc(data []byte, payloadType string, v any) error {
 	if env.PayloadType != payloadType {
 		return fmt.Errorf("payloadType is %q, want %q: %w", env.PayloadType, payloadType, ErrFormat)
 	}
-	v2, err := dsse.NewEnvelopeVerifier(edKey{pub: r.root})
+	v2, err := dsse.NewEnvelopeVerifier(dssekey.Verifier(r.root))
 	if err != nil {
 		return err
 	}
@@ -237,23 +237,3 @@ func (r *Registry) checkVersion(what string, got, floor uint64, digest, stored s
 	}
 	return fmt.Errorf("%s version %d is older than version %d already accepted: %w", what, got, floor, ErrRollback)
 }
-
-// edKey adapts an Ed25519 key to dsse.Signer and dsse.Verifier with warden key ids.
-type edKey struct {
-	pub  ed25519.PublicKey
-	priv ed25519.PrivateKey
-}
-
-func (k edKey) Sign(_ context.Context, data []byte) ([]byte, error) {
-	return ed25519.Sign(k.priv, data), nil
-}
-
-func (k edKey) Verify(_ context.Context, data, sig []byte) error {
-	if !ed25519.Verify(k.pub, data, sig) {
-		return errors.New("signature does not verify")
-	}
-	return nil
-}
-
-func (k edKey) KeyID() (string, error)   { return keyid.Of(k.pub), nil }
-func (k edKey) Public() crypto.PublicKey { return k.pub }
