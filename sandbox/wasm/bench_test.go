@@ -303,6 +303,7 @@ func BenchmarkCPULoop(b *testing.B) {
 		must(b, err)
 		stack := make([]uint64, 4)
 		b.ReportAllocs()
+		defer meterCPU(b)()
 		for b.Loop() {
 			if _, err := rawInvoke(ctx, mod, stack, "fnv", input); err != nil {
 				b.Fatal(err)
@@ -312,6 +313,7 @@ func BenchmarkCPULoop(b *testing.B) {
 	b.Run("warden/close-on-done", func(b *testing.B) {
 		inst := instantiate(b, compile(b, goGuest(b)), InstanceConfig{Gate: newTestGate(nil)})
 		b.ReportAllocs()
+		defer meterCPU(b)()
 		for b.Loop() {
 			if _, err := inst.Invoke(ctx, "fnv", input); err != nil {
 				b.Fatal(err)

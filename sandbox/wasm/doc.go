@@ -42,10 +42,55 @@
 //     compilation cache.
 //   - CPU: a deadline per call, enforced by wazero's WithCloseOnContextDone,
 //     which adds a check on every loop back-edge; the benchmarks in this package
-//     measure that cost. A timed-out, trapped or exited instance is closed and
-//     never reused.
+//     measure that cost (see "The price of the deadline" below). A timed-out,
+//     trapped or exited instance is closed and never reused.
 //   - Output: the tool result, each host call's params and result, and the
 //     captured stdout/stderr all have byte caps.
+//
+// # The price of the deadline
+//
+// Measured on a 2-core VM, Go 1.26, wazero v1.12.0 (BenchmarkCPULoop,
+// BenchmarkInterruptCheck, BenchmarkInvokeEcho256; cpu-ns/op is process CPU):
+//
+//	Go guest, 1M-iteration FNV loop:  no check 1.03 ms, close-on-done 24.4 ms (23.7x; P8 asks <= 1.5x)
+//	WAT FNV loop, same 1M iterations: no check 1.00 ms, close-on-done 24.1 ms, loop check 1.00 ms
+//	warm 256 B echo, raw export:      no check 9.3 us,  close-on-done 90 us
+//
+// Why it costs that much: with close-on-done, wazero's compiler puts at every
+// loop header a call to a trampoline that leaves native code for Go
+// (ExitCodeCheckModuleExitCode in internal/engine/wazevo), asks whether the
+// module was closed, and re-enters: a full exit and entry per iteration.
+// wazero v1.12.0 has nothing cheaper: no fuel, no epoch, no yield API; its
+// experimental package offers snapshots, listeners (dearer still) and close
+// notifications, none of which stops a running loop.
+//
+// Why an in-process check cannot be cheaper: the "loop check" row is the
+// design of Wasmtime's epoch interruption (one load of a host-written global
+// and a branch at each loop header), and it costs nothing measurable. It was
+// prototyped here on a WAT guest (interrupt_test.go) and is not correct in a
+// Go host. Native code that wazero runs is not a Go preemption point, so a
+// guest that loops without leaving native code holds its P through any
+// stop-the-world: the next garbage collection waits for the guest, every
+// other goroutine of the host waits for the collection, and the goroutine
+// that would set the global at the deadline is one of them. The prototype's
+// infinite-loop test deadlocked the test binary exactly so, and passes only
+// with the collector turned off. wazero's exit to Go on each back-edge is
+// the preemption point that prevents this, which is why its check cannot be
+// a plain load.
+//
+// The way out, planned and not built: run guests without the check in a
+// worker process (one Go runtime per worker, so a guest's loop can stall only
+// its own worker), which the host kills with SIGKILL at the deadline and
+// replaces from a pre-forked spare. Host calls cross as JSON-RPC 2.0 lines
+// (the process plugins' framing, DESIGN.md) over a socketpair; the worker
+// holds no tokens (the host presents the instance's own on its side), and
+// the gate, the ledger and the policy stay in the host, so nothing of the
+// mediation moves into the worker. The worker also runs under
+// the process sandbox (Landlock, seccomp, no network), putting the OS sandbox
+// around the WASM one. Costs to pay down: one IPC round trip per host call
+// (P1 would need shared-memory rings to stay near 2 us) and a warm pool of
+// workers so that a cold start does not pay a fork and a compile-cache load.
+// Until then the check stays on: a plugin must never hold a core forever.
 //
 // The compilation cache holds native code that wazero guards only with a CRC,
 // so [NewEngine] refuses a cache directory that anyone but its owner can

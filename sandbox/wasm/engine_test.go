@@ -1,6 +1,7 @@
 package wasm
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"os"
@@ -128,5 +129,34 @@ func must(t testing.TB, err error) {
 	t.Helper()
 	if err != nil {
 		t.Fatal(err)
+	}
+}
+
+// Attack: bytes that changed after the caller verified them are refused with
+// a *DigestError, even though the compile (which runs beside the hash) would
+// succeed, and a digest mismatch wins over an ABI error in the report.
+func TestCompileRefusesChangedBytes(t *testing.T) {
+	ctx := context.Background()
+	e := testEngine(t)
+	good := watGuest(t)
+	want, err := e.Compile(ctx, good, "")
+	must(t, err)
+	defer want.Close(ctx)
+	changed := bytes.Clone(good)
+	changed = append(changed, 0, 6, 4, 'n', 'o', 't', 'e', 'x') // a custom section "note": still a valid module
+	if _, err := e.Compile(ctx, changed, ""); err != nil {
+		t.Fatalf("the changed module must be valid for this test: %v", err)
+	}
+	_, err = e.Compile(ctx, changed, want.Digest())
+	var de *DigestError
+	if !errors.As(err, &de) || !errors.Is(err, ErrDigestMismatch) || de.Want != want.Digest() || de.Got == want.Digest() {
+		t.Fatalf("changed bytes: got %v, want a *DigestError naming both digests", err)
+	}
+	noABI := assemble(t, `(module (memory (export "memory") 1))`)
+	if _, err := e.Compile(ctx, noABI, want.Digest()); !errors.Is(err, ErrDigestMismatch) {
+		t.Fatalf("wrong bytes that also break the ABI: got %v, want the digest mismatch", err)
+	}
+	if _, err := e.Compile(ctx, good, strings.ToUpper(want.Digest()[len("sha256:"):])); err == nil {
+		t.Fatal("a digest without its sha256: prefix was accepted")
 	}
 }
