@@ -16,6 +16,7 @@ package wasm
 import (
 	"context"
 	"errors"
+	"os"
 	"runtime/debug"
 	"strings"
 	"testing"
@@ -87,7 +88,15 @@ func armed(ctx context.Context, stop api.MutableGlobal, fn func() error) error {
 // half does not work: with it on, a collection that starts while the guest
 // spins waits for the guest forever (native code cannot be preempted), the
 // deadline's goroutine waits for the collection, and the test binary hangs.
+//
+// It exercises a mechanism the engine does not use, and a mistake in it hangs
+// the whole test binary, so it runs only on request:
+//
+//	WARDEN_EXPERIMENTS=1 go test -run LoopCheck ./sandbox/wasm
 func TestLoopCheckStopsInfiniteLoop(t *testing.T) {
+	if os.Getenv("WARDEN_EXPERIMENTS") == "" {
+		t.Skip("experiment, not the engine's mechanism; run with WARDEN_EXPERIMENTS=1")
+	}
 	mod := loopModule(t, false)
 	stop := mod.ExportedGlobal("warden_stop").(api.MutableGlobal)
 	defer debug.SetGCPercent(debug.SetGCPercent(-1))
