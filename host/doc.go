@@ -43,7 +43,9 @@
 // and the tool's own codes, it uses not_found (unknown plugin or tool),
 // unavailable (quarantined, publisher or key revoked, host closed),
 // invalid_params (input fails the tool's input_schema), timeout (deadline),
-// too_large (result over the manifest's max_output_bytes) and two of its own:
-// [CodeTrapped] (the guest trapped, panicked or ran out of memory; the
-// instance is discarded) and [CodeCancelled] (the caller cancelled).
+// too_large (result over the manifest's max_output_bytes) and three of its
+// own: [CodeTrapped] (the guest trapped, panicked or ran out of memory; the
+// instance is discarded), [CodeCancelled] (the caller cancelled) and
+// [CodeInvalidOutput] (the result breaks the tool's declared output_schema and
+// is withheld).
 package host

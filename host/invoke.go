@@ -21,6 +21,9 @@ const (
 	CodeTrapped hostapi.Code = "trapped"
 	// CodeCancelled: the caller cancelled the call's context.
 	CodeCancelled hostapi.Code = "cancelled"
+	// CodeInvalidOutput: the tool returned a result that does not match the
+	// output_schema its manifest declares; the result is withheld.
+	CodeInvalidOutput hostapi.Code = "invalid_output"
 )
 
 // ActionInvoke is the audit action of the event Invoke appends for each tool
@@ -103,6 +106,9 @@ func (h *Host) Invoke(ctx context.Context, plugin, tool string, input json.RawMe
 		events = in.takeEvents()
 		lp.put(in)
 		err = invokeErr(err)
+		if err == nil {
+			err = lp.validateOutput(tool, out)
+		}
 	}
 
 	// The call's own event, whatever happened, then one fsync for all of the

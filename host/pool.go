@@ -34,7 +34,8 @@ type loaded struct {
 	rec    store.Plugin
 	man    *manifest.Manifest
 	perms  *policy.Manifest
-	tools  map[string]*jsonschema.Schema
+	tools  map[string]*jsonschema.Schema // input schemas
+	outs   map[string]*jsonschema.Schema // output schemas, where a tool declares one
 	limits wasm.Limits
 	gen    atomic.Uint64 // bumped when the plugin's grants change
 
@@ -86,13 +87,17 @@ func (h *Host) newLoaded(rec store.Plugin) (*loaded, error) {
 	if err != nil {
 		return nil, hostErr(hostapi.CodeUnavailable, err, "plugin %s: its permissions do not parse; reinstall it", rec.ID)
 	}
-	tools, err := compileSchemas(m)
+	tools, err := compileSchemas(m, "input_schema", func(t manifest.Tool) json.RawMessage { return t.InputSchema })
+	if err != nil {
+		return nil, hostErr(hostapi.CodeUnavailable, err, "plugin %s", rec.ID)
+	}
+	outs, err := compileSchemas(m, "output_schema", func(t manifest.Tool) json.RawMessage { return t.OutputSchema })
 	if err != nil {
 		return nil, hostErr(hostapi.CodeUnavailable, err, "plugin %s", rec.ID)
 	}
 	lim := m.Limits.Effective()
 	return &loaded{
-		h: h, rec: rec, man: m, perms: perms, tools: tools,
+		h: h, rec: rec, man: m, perms: perms, tools: tools, outs: outs,
 		limits: wasm.Limits{MemoryMB: lim.MemoryMB, Timeout: time.Duration(lim.TimeoutMS) * time.Millisecond, MaxOutputBytes: lim.MaxOutputBytes},
 		sem:    make(chan struct{}, h.cfg.PoolSize),
 	}, nil
@@ -106,31 +111,33 @@ func policyManifest(m *manifest.Manifest, o resource.Options) (*policy.Manifest,
 	return policy.NewManifest(perms, o)
 }
 
-// compileSchemas compiles each tool's input schema with no URL loader, so a
-// $ref never fetches anything.
-func compileSchemas(m *manifest.Manifest) (map[string]*jsonschema.Schema, error) {
+// compileSchemas compiles one schema field (input_schema or output_schema) of
+// each tool with no URL loader, so a $ref never fetches anything. A tool that
+// does not declare the field maps to nil.
+func compileSchemas(m *manifest.Manifest, field string, get func(manifest.Tool) json.RawMessage) (map[string]*jsonschema.Schema, error) {
 	out := make(map[string]*jsonschema.Schema, len(m.Tools))
 	for _, t := range m.Tools {
-		if len(t.InputSchema) == 0 {
+		raw := get(t)
+		if len(raw) == 0 {
 			out[t.Name] = nil
 			continue
 		}
-		doc, err := jsonschema.UnmarshalJSON(bytes.NewReader(t.InputSchema))
+		doc, err := jsonschema.UnmarshalJSON(bytes.NewReader(raw))
 		if err != nil {
-			return nil, fmt.Errorf("tool %s: input_schema is not JSON: %w", t.Name, err)
+			return nil, fmt.Errorf("tool %s: %s is not JSON: %w", t.Name, field, err)
 		}
-		url := "mem:///tools/" + t.Name + ".json"
+		url := "mem:///tools/" + t.Name + "/" + field + ".json"
 		c := jsonschema.NewCompiler()
 		c.UseLoader(jsonschema.SchemeURLLoader{})
 		c.DefaultDraft(jsonschema.Draft2020)
 		if err := c.AddResource(url, doc); err != nil {
-			return nil, fmt.Errorf("tool %s: input_schema: %w", t.Name, err)
+			return nil, fmt.Errorf("tool %s: %s: %w", t.Name, field, err)
 		}
-		s, err := c.Compile(url)
+		sch, err := c.Compile(url)
 		if err != nil {
-			return nil, fmt.Errorf("tool %s: input_schema: %w", t.Name, err)
+			return nil, fmt.Errorf("tool %s: %s: %w", t.Name, field, err)
 		}
-		out[t.Name] = s
+		out[t.Name] = sch
 	}
 	return out, nil
 }
@@ -150,8 +157,28 @@ func (lp *loaded) validateInput(tool string, input []byte) error {
 	}
 	if err := s.Validate(doc); err != nil {
 		msg := strings.Join(strings.Fields(err.Error()), " ")
-		msg = strings.ReplaceAll(msg, "mem:///tools/"+tool+".json", "input_schema")
+		msg = strings.ReplaceAll(msg, "mem:///tools/"+tool+"/input_schema.json", "input_schema")
 		return &hostapi.Error{Code: hostapi.CodeInvalidParams, Message: fmt.Sprintf("the input of %s.%s does not match its input_schema: %s", lp.rec.ID, tool, msg), Err: err}
+	}
+	return nil
+}
+
+// validateOutput checks a tool's result against its declared output_schema:
+// an MCP client takes structured content on the schema's word, so a plugin
+// that breaks its own contract gets an error, not a pass-through.
+func (lp *loaded) validateOutput(tool string, out []byte) error {
+	sch := lp.outs[tool]
+	if sch == nil {
+		return nil
+	}
+	doc, err := jsonschema.UnmarshalJSON(bytes.NewReader(out))
+	if err == nil {
+		err = sch.Validate(doc)
+	}
+	if err != nil {
+		msg := strings.Join(strings.Fields(err.Error()), " ")
+		msg = strings.ReplaceAll(msg, "mem:///tools/"+tool+"/output_schema.json", "output_schema")
+		return &hostapi.Error{Code: CodeInvalidOutput, Message: fmt.Sprintf("%s.%s returned a result that does not match its output_schema: %s", lp.rec.ID, tool, msg), Err: err}
 	}
 	return nil
 }
