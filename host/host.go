@@ -17,6 +17,7 @@ import (
 	"github.com/wardenproject/warden/capability"
 	"github.com/wardenproject/warden/hostapi"
 	"github.com/wardenproject/warden/hostkey"
+	"github.com/wardenproject/warden/internal/adminaudit"
 	"github.com/wardenproject/warden/internal/home"
 	"github.com/wardenproject/warden/manifest"
 	"github.com/wardenproject/warden/policy"
@@ -237,6 +238,9 @@ func New(ctx context.Context, cfg Config) (_ *Host, err error) {
 	if err := h.refresh(ctx); err != nil {
 		return nil, fmt.Errorf("new host: %w", err)
 	}
+	// Administrative events a CLI spooled while another host held the
+	// ledger go in now; a failure is retried at every refresh.
+	_ = h.drainSpool(ctx)
 	if cfg.RefreshInterval > 0 {
 		go h.refreshLoop()
 	} else {
@@ -354,10 +358,22 @@ func (h *Host) Close() error {
 		lp.close(ctx)
 	}
 	errs = append(errs, h.gate.Flush(ctx))
+	// Last chance to log what a CLI spooled; what fails stays spooled for
+	// the next writer of the ledger.
+	_ = h.drainSpool(ctx)
 	errs = append(errs, h.wasm.Close(ctx))
 	errs = append(errs, h.ledger.Close())
 	errs = append(errs, h.st.Close())
 	return errors.Join(errs...)
+}
+
+// drainSpool appends the administrative events that CLI commands spooled to
+// <home>/audit.spool while this host held the ledger (docs/audit-format.md
+// §8), oldest first, each durably before its file is deleted. Only the
+// refresh loop, New and Close call it, one after another.
+func (h *Host) drainSpool(ctx context.Context) error {
+	_, err := adminaudit.Drain(ctx, adminaudit.SpoolDir(h.ledger.Dir()), h.ledger, audit.Actor{Plugin: "warden"})
+	return err
 }
 
 func (h *Host) isClosed() bool {
@@ -379,6 +395,7 @@ func (h *Host) refreshLoop() {
 			// An error here (a busy database) is retried at the next tick;
 			// the host keeps deciding with the state it has.
 			_ = h.refresh(ctx)
+			_ = h.drainSpool(ctx)
 			cancel()
 		}
 	}

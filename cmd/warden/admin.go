@@ -2,8 +2,11 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io"
 
+	"github.com/wardenproject/warden/audit"
 	"github.com/wardenproject/warden/capability"
 	"github.com/wardenproject/warden/internal/adminaudit"
 	"github.com/wardenproject/warden/store"
@@ -12,7 +15,13 @@ import (
 // Administrative changes made from the CLI (grant, revoke) are logged in the
 // audit ledger, and token verification sees what the store has revoked.
 func init() {
-	auditRecorder = func(_ *app, homeDir string) store.Recorder { return ledgerRecorder{home: homeDir} }
+	auditRecorder = func(a *app, homeDir string) store.Recorder {
+		r := ledgerRecorder{home: homeDir}
+		if a != nil {
+			r.notice = a.errOut
+		}
+		return r
+	}
 	tokenRevocations = func(_ *app, homeDir string) (*capability.RevocationSet, error) {
 		ctx := context.Background()
 		st, err := store.Open(ctx, store.Path(homeDir))
@@ -27,16 +36,41 @@ func init() {
 
 // ledgerRecorder opens the ledger for each change: a CLI command makes one or
 // two changes, and holding the ledger open would lock out a running host.
-type ledgerRecorder struct{ home string }
+// When a running host holds the ledger, the event goes to the spool
+// (<home>/audit.spool) instead, and the host appends it within one refresh
+// interval; the notice says so. The change is never missing from the trail.
+type ledgerRecorder struct {
+	home   string
+	notice io.Writer
+}
 
 func (r ledgerRecorder) Record(ctx context.Context, e store.Event) error {
-	l, err := openLedger(r.home)
+	l, _, err := openWritableLedger(r.home)
+	if errors.Is(err, audit.ErrLocked) {
+		return r.spool(e)
+	}
 	if err != nil {
-		return err
+		return withHint(err, ledgerHint(err))
 	}
 	defer l.Close()
-	if err := adminaudit.Recorder(l).Record(ctx, e); err != nil {
-		return fmt.Errorf("%w (if 'warden mcp' or another host is running on this --home it holds the ledger; the change is saved and takes effect, but restart that host to log it)", err)
+	if n, _ := adminaudit.Pending(adminaudit.SpoolDir(auditDir(r.home))); n > 0 {
+		// Older events are still spooled (the drain failed): this one goes
+		// after them, so that the trail keeps the order of the changes.
+		return r.spool(e)
+	}
+	return adminaudit.Recorder(l).Record(ctx, e)
+}
+
+func (r ledgerRecorder) spool(e store.Event) error {
+	ev := adminaudit.Event(e)
+	ev.Actor = audit.Actor{Plugin: "warden"}
+	dir := adminaudit.SpoolDir(auditDir(r.home))
+	id, err := adminaudit.Spool(dir, ev)
+	if err != nil {
+		return withHint(err, "the change is saved and takes effect; stop the running host and run 'warden audit verify' so that the next change is logged")
+	}
+	if r.notice != nil {
+		fmt.Fprintf(r.notice, "notice: a running host holds the audit ledger; the %s event was spooled (%s/%s.json) and the host will log it\n", e.Type, dir, id)
 	}
 	return nil
 }

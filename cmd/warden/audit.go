@@ -7,8 +7,10 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/signal"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -16,6 +18,7 @@ import (
 	"github.com/wardenproject/warden/audit"
 	"github.com/wardenproject/warden/audit/export"
 	"github.com/wardenproject/warden/hostkey"
+	"github.com/wardenproject/warden/internal/adminaudit"
 )
 
 // The audit command group: thin wrappers over package audit and audit/export.
@@ -55,25 +58,45 @@ func auditWitness(home string) string { return audit.DefaultWitnessPath(auditDir
 // holds it (the commands that must write say so themselves). More options
 // (audit recover's WithRecovery) come after the defaults.
 func openLedger(home string, more ...audit.Option) (*audit.Ledger, error) {
-	ring, err := openHostRing(home)
-	if err != nil {
-		return nil, err
-	}
-	vkeys, err := hostVerifierKeys(ring)
-	if err != nil {
-		return nil, err
-	}
-	dir := auditDir(home)
-	opts := append([]audit.Option{audit.WithSigner(ring.Signer()), audit.WithVerifierKeys(vkeys...),
-		audit.WithWitness(auditWitness(home))}, more...)
-	l, err := audit.Open(dir, opts...)
+	l, vkeys, err := openWritableLedger(home, more...)
 	if errors.Is(err, audit.ErrLocked) {
-		l, err = audit.Open(dir, audit.ReadOnly(), audit.WithVerifierKeys(vkeys...))
+		l, err = audit.Open(auditDir(home), audit.ReadOnly(), audit.WithVerifierKeys(vkeys...))
 	}
 	if err != nil {
 		return nil, withHint(err, ledgerHint(err))
 	}
 	return l, nil
+}
+
+// openWritableLedger opens <home>/audit for writing and returns the host's
+// verifier keys with it; its error wraps audit.ErrLocked when a running host
+// holds the ledger. Administrative events spooled while a host held it go in
+// first, before anything this command appends, so that a spool never waits
+// for a host that never comes. A failure to drain leaves them spooled for the
+// next writer; it does not stop the command.
+func openWritableLedger(home string, more ...audit.Option) (*audit.Ledger, []string, error) {
+	ring, err := openHostRing(home)
+	if err != nil {
+		return nil, nil, err
+	}
+	vkeys, err := hostVerifierKeys(ring)
+	if err != nil {
+		return nil, nil, err
+	}
+	opts := append([]audit.Option{audit.WithSigner(ring.Signer()), audit.WithVerifierKeys(vkeys...),
+		audit.WithWitness(auditWitness(home))}, more...)
+	l, err := audit.Open(auditDir(home), opts...)
+	if err != nil {
+		return nil, vkeys, err
+	}
+	_, _ = drainSpool(context.Background(), home, l)
+	return l, vkeys, nil
+}
+
+// drainSpool appends the administrative events spooled under
+// <home>/audit.spool to l, which must be open for writing.
+func drainSpool(ctx context.Context, home string, l *audit.Ledger) (int, error) {
+	return adminaudit.Drain(ctx, adminaudit.SpoolDir(auditDir(home)), l, audit.Actor{Plugin: "warden"})
 }
 
 // ledgerHint says what to do about an error opening the ledger.
@@ -630,19 +653,32 @@ func auditPubkeyCmd(a *app) *cobra.Command {
 	}
 }
 
+// exportFollowContext is the context 'audit export' follows under: done on
+// SIGINT or SIGTERM. Tests replace it with one they cancel.
+var exportFollowContext = func(parent context.Context) (context.Context, context.CancelFunc) {
+	return signal.NotifyContext(parent, os.Interrupt, syscall.SIGTERM)
+}
+
 func auditExportCmd(a *app) *cobra.Command {
 	var once bool
+	var interval time.Duration
 	c := &cobra.Command{
-		Use:   "export --once",
+		Use:   "export [--once | --interval D]",
 		Short: "Send new audit events to the sinks in <home>/audit/export.json",
 		Long: `export sends every event not yet delivered to each sink configured in
 <home>/audit/export.json (NDJSON file, syslog over TCP or UDP, OTLP/HTTP logs;
 native JSON or OCSF payloads), then stores each sink's cursor. Delivery is at
-least once: receivers deduplicate by event id. See docs/audit-format.md.`,
+least once: receivers deduplicate by event id. See docs/audit-format.md.
+
+With --once it exports what is pending and exits. Without it, it follows the
+log: it looks for new events every --interval and exports them as they arrive
+until interrupted (Ctrl-C). A failing sink is retried from its cursor at the
+next look; the others go on. Following reads the log without locking it, so
+a host can start and append while export runs.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if !once {
-				return usageErr(errors.New("only --once is supported from the CLI"), "run 'warden audit export --once'; the host exports continuously")
+			if !once && interval <= 0 {
+				return usageErr(fmt.Errorf("--interval %s is not positive", interval), "pass a poll interval such as 1s")
 			}
 			home, err := a.home()
 			if err != nil {
@@ -657,7 +693,7 @@ least once: receivers deduplicate by event id. See docs/audit-format.md.`,
 			if err != nil {
 				return err
 			}
-			defer l.Close()
+			defer func() { l.Close() }()
 			ctx := cmdContext(cmd)
 			if _, err := export.RecordConfig(ctx, dir, raw, l); err != nil {
 				if !errors.Is(err, audit.ErrReadOnly) {
@@ -670,6 +706,41 @@ least once: receivers deduplicate by event id. See docs/audit-format.md.`,
 				return withHint(err, "fix "+filepath.Join(dir, export.ConfigFile))
 			}
 			defer x.Close()
+			if !once {
+				// Follow read-only: holding the ledger for writing would keep
+				// a host from starting for as long as export runs.
+				if err := l.Close(); err != nil {
+					return err
+				}
+				vkeys, err := ledgerVerifierKeys(home)
+				if err != nil {
+					return err
+				}
+				if l, err = audit.Open(dir, audit.ReadOnly(), audit.WithVerifierKeys(vkeys...)); err != nil {
+					return withHint(err, ledgerHint(err))
+				}
+				fctx, stop := exportFollowContext(ctx)
+				defer stop()
+				enc := json.NewEncoder(a.out)
+				return x.Follow(fctx, l, interval, func(results []export.Result, err error) {
+					if a.json {
+						out := map[string]any{"sinks": results, "ok": err == nil}
+						if err != nil {
+							out["error"] = err.Error()
+						}
+						_ = enc.Encode(out)
+						return
+					}
+					for _, r := range results {
+						if r.Sent > 0 {
+							fmt.Fprintf(a.out, "%s: sent %d events (cursor %d)\n", r.Sink, r.Sent, r.Cursor)
+						}
+					}
+					if err != nil {
+						fmt.Fprintf(a.errOut, "warning: %v (retrying from the cursor in %s)\n", err, interval)
+					}
+				})
+			}
 			results, err := x.Once(ctx, l)
 			if a.json {
 				out := map[string]any{"sinks": results, "ok": err == nil}
@@ -694,5 +765,15 @@ least once: receivers deduplicate by event id. See docs/audit-format.md.`,
 		},
 	}
 	c.Flags().BoolVar(&once, "once", false, "export what is pending now, then exit")
+	c.Flags().DurationVar(&interval, "interval", time.Second, "without --once: how often to look for new events")
 	return c
+}
+
+// ledgerVerifierKeys returns the verifier keys of <home>'s host keyring.
+func ledgerVerifierKeys(home string) ([]string, error) {
+	ring, err := openHostRing(home)
+	if err != nil {
+		return nil, err
+	}
+	return hostVerifierKeys(ring)
 }

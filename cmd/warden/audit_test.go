@@ -155,8 +155,8 @@ func TestAuditCLIUsage(t *testing.T) {
 	if code, _, _ := runCLI(t, "", "audit", "verify-proof", "x"); code != 2 {
 		t.Fatalf("verify-proof without --key: exit %d, want 2", code)
 	}
-	if code, _, _ := runCLI(t, t.TempDir(), "audit", "export"); code != 2 {
-		t.Fatalf("export without --once: exit %d, want 2", code)
+	if code, _, _ := runCLI(t, t.TempDir(), "audit", "export", "--interval", "0"); code != 2 {
+		t.Fatalf("export following with --interval 0: exit %d, want 2", code)
 	}
 }
 

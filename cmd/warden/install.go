@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"text/tabwriter"
 
 	"github.com/spf13/cobra"
@@ -84,13 +85,20 @@ them (the rest are removed and logged). A lower version needs
 			}
 			rep, err := install.Install(ctxOf(cmd), b, cfg)
 			var ve *install.VerifyError
+			var pe *install.PolicyError
 			switch {
 			case errors.As(err, &ve):
 				return &exitError{code: ve.Result.ExitCode, err: err, hint: "run 'warden verify " + args[0] + "' for details; only valid-trusted bundles install"}
 			case errors.Is(err, install.ErrNeedsConsent):
 				return withHint(err, "run it in a terminal to see the consent screen, or pass --yes where the policy sets unattended_install: true")
+			case errors.As(err, &pe) && pe.Decision.By == "policy:unattended_install":
+				pf := policyFile
+				if pf == "" {
+					pf = filepath.Join(cfg.Home, policyFileName)
+				}
+				return withHint(err, "run 'warden install "+args[0]+"' in a terminal and answer the consent screen, or set unattended_install: true in "+pf)
 			case errors.Is(err, install.ErrPolicy):
-				return withHint(err, "ask your administrator, or run 'warden risk' on the manifest")
+				return withHint(err, "ask your administrator; 'warden policy check' shows the policy in force")
 			case errors.Is(err, install.ErrInstalled) && !cfg.Upgrade:
 				return withHint(err, "pass --upgrade to replace it with this version, or run 'warden uninstall "+b.Manifest().Name+"' first")
 			case errors.Is(err, install.ErrInstalled):

@@ -129,7 +129,7 @@ func (a *app) publisherKeygen(name, outDir string, encrypt bool) error {
 	pubPath := filepath.Join(outDir, name+".pub")
 	for _, p := range []string{keyPath, pubPath} {
 		if _, err := os.Lstat(p); err == nil {
-			return withHint(fmt.Errorf("keygen: %s already exists: %w", p, fs.ErrExist), "keygen never overwrites a key; choose another --out or NAME")
+			return withHint(fmt.Errorf("keygen: will not overwrite %s: %w", p, fs.ErrExist), "keygen never overwrites a key; choose another --out or NAME")
 		}
 	}
 	var pass []byte

@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -65,7 +66,7 @@ in DIR. $SOURCE_DATE_EPOCH, when set, is recorded as the build time.`,
 				out = m.Name + "-" + m.Version + bundle.Extension
 			}
 			if err := b.WriteFile(out, a.progress("pack", b.Size())); err != nil {
-				return err
+				return withHint(err, "check that the directory of -o exists and is writable")
 			}
 			if a.json {
 				return a.printJSON(map[string]any{"bundle": out, "digest": b.Digest(), "files": b.Names(), "signed": false})
@@ -109,7 +110,7 @@ manifest's publisher.key_id is not the key's id.`,
 				return err
 			}
 			if err := s.WriteFile(args[0], a.progress("sign", s.Size())); err != nil {
-				return err
+				return withHint(err, "sign rewrites the bundle in place: check that its directory is writable")
 			}
 			r := bundle.Verify(ctxOf(cmd), s, bundle.VerifyOptions{})
 			if a.json {
@@ -154,7 +155,11 @@ func verifyCmd(a *app) *cobra.Command {
 					_ = a.printJSON(map[string]any{"state": "unreadable", "reason": err.Error(), "exit_code": bundle.ExitCodeUnreadable})
 					return exitCode(bundle.ExitCodeUnreadable)
 				}
-				return &exitError{code: bundle.ExitCodeUnreadable, err: err, hint: "the file is not a bundle warden will open; do not install it"}
+				hint := "the file is not a bundle warden will open; do not install it"
+				if errors.Is(err, fs.ErrNotExist) {
+					hint = "check the bundle's path; 'warden pack' writes NAME-VERSION" + bundle.Extension + " by default"
+				}
+				return &exitError{code: bundle.ExitCodeUnreadable, err: err, hint: hint}
 			}
 			r := bundle.Verify(ctxOf(cmd), b, reg.VerifyOptions())
 			if a.json {

@@ -51,7 +51,28 @@ signed short-lived capability tokens, a policy, and a tamper-evident audit log.`
 	for _, f := range registry {
 		root.AddCommand(f(a))
 	}
+	strictGroups(root)
 	return root
+}
+
+// strictGroups makes a misspelt subcommand ("warden policy chek") a usage
+// error, exit 2: cobra itself prints the group's help and exits 0, which a
+// script would take for success.
+func strictGroups(c *cobra.Command) {
+	for _, sub := range c.Commands() {
+		strictGroups(sub)
+		if !sub.HasSubCommands() || sub.Runnable() {
+			continue
+		}
+		sub.Args = cobra.ArbitraryArgs
+		sub.RunE = func(c *cobra.Command, args []string) error {
+			if len(args) == 0 {
+				return c.Help()
+			}
+			// run turns this into a usage error naming the group's help.
+			return fmt.Errorf("unknown command %q for %q", args[0], c.CommandPath())
+		}
+	}
 }
 
 // run executes the CLI with args and returns the process exit code.
@@ -59,7 +80,7 @@ func run(args []string, in io.Reader, out, errOut io.Writer) int {
 	a := &app{in: in, out: out, errOut: errOut}
 	root := newRoot(a)
 	root.SetArgs(args)
-	err := root.Execute()
+	cmd, err := root.ExecuteC()
 	if err == nil {
 		return 0
 	}
@@ -68,9 +89,14 @@ func run(args []string, in io.Reader, out, errOut io.Writer) int {
 		return ee.code // the command already said what it had to
 	}
 	msg := err.Error()
-	if strings.HasPrefix(msg, "unknown command") || strings.HasPrefix(msg, "unknown flag") ||
-		strings.HasPrefix(msg, "accepts ") || strings.HasPrefix(msg, "requires ") {
-		err = usageErr(err, "run 'warden --help' for usage")
+	switch {
+	case strings.HasPrefix(msg, "unknown command") || strings.HasPrefix(msg, "unknown flag") ||
+		strings.HasPrefix(msg, "required flag"):
+		err = usageErr(err, "run '"+cmd.CommandPath()+" --help' for usage")
+	case strings.HasPrefix(msg, "accepts ") || strings.HasPrefix(msg, "requires "):
+		// cobra's argument-count errors name neither the command nor what
+		// it takes; the usage line says both.
+		err = usageErr(fmt.Errorf("%s: %w", strings.TrimPrefix(cmd.CommandPath(), "warden "), err), "usage: "+cmd.UseLine()+"; see '"+cmd.CommandPath()+" --help'")
 	}
 	fmt.Fprintf(errOut, "warden: %v\n", err)
 	code := 1

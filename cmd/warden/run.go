@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 
@@ -17,6 +18,7 @@ import (
 	"github.com/wardenproject/warden/host"
 	"github.com/wardenproject/warden/hostapi"
 	"github.com/wardenproject/warden/manifest"
+	"github.com/wardenproject/warden/resource"
 )
 
 func init() { register(runPluginCmd) }
@@ -79,17 +81,19 @@ the policy asks for are prompted on a terminal and denied otherwise.`,
 			p, err := h.Install(ctx, dir, host.InstallOptions{Grants: grants, Replace: true})
 			switch {
 			case errors.Is(err, host.ErrOutsideGrant):
-				return usageErr(err, "declare the resource in manifest.json's permissions, or grant less")
+				return usageErr(err, declaredHint(dir))
 			case errors.Is(err, host.ErrLint):
 				return withHint(err, "fix the manifest: 'warden lint "+args[0]+"' explains every finding")
 			case err != nil:
 				return withHint(err, "check the plugin directory and its manifest")
 			}
-			if tool == "" {
-				if len(p.Manifest.Tools) != 1 {
-					return usageErr(fmt.Errorf("plugin %s has %d tools; choose one with --tool", p.Name, len(p.Manifest.Tools)), "its tools are: "+toolNames(p.Manifest))
-				}
+			switch {
+			case tool == "" && len(p.Manifest.Tools) != 1:
+				return usageErr(fmt.Errorf("plugin %s has %d tools; choose one with --tool", p.Name, len(p.Manifest.Tools)), "its tools are: "+toolNames(p.Manifest))
+			case tool == "":
 				tool = p.Manifest.Tools[0].Name
+			case !slices.ContainsFunc(p.Manifest.Tools, func(t manifest.Tool) bool { return t.Name == tool }):
+				return usageErr(fmt.Errorf("plugin %s has no tool %q", p.Name, tool), "its tools are: "+toolNames(p.Manifest))
 			}
 			res, ierr := h.Invoke(ctx, p.Name, tool, in)
 			// The events are durable once Invoke returns; read them all,
@@ -147,7 +151,8 @@ func pluginDirArg(arg string) (string, error) {
 
 // parseCaps reads RESOURCE=ACTION[,ACTION] flags. The last '=' splits, since
 // a resource pattern may itself hold '=' (a URL query never does, but a file
-// name can).
+// name can). A malformed pattern or action is a mistake in the command line,
+// so it is caught here, before the host sees it.
 func parseCaps(caps []string) ([]host.Grant, error) {
 	out := make([]host.Grant, 0, len(caps))
 	for _, c := range caps {
@@ -163,6 +168,13 @@ func parseCaps(caps []string) ([]host.Grant, error) {
 		}
 		if len(acts) == 0 {
 			return nil, fmt.Errorf("--cap %q: no actions after '='", c)
+		}
+		pat, err := resource.Parse(c[:i])
+		if err == nil {
+			err = resource.CheckActions(pat.Kind(), acts)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("--cap %q: %w", c, err)
 		}
 		out = append(out, host.Grant{Resource: c[:i], Actions: acts})
 	}
@@ -189,6 +201,25 @@ func readInputArg(s string) (json.RawMessage, error) {
 		return nil, fmt.Errorf("--input is not valid JSON")
 	}
 	return b, nil
+}
+
+// declaredHint names what the manifest in dir declares, since a --cap may
+// grant only that.
+func declaredHint(dir string) string {
+	const general = "a --cap may grant only what manifest.json's permissions declare; add a permission there or grant less"
+	_, src, err := manifest.ReadFile(dir)
+	if err != nil {
+		return general
+	}
+	m, err := manifest.Parse(src)
+	if err != nil || len(m.Permissions) == 0 {
+		return general
+	}
+	decl := make([]string, len(m.Permissions))
+	for i, p := range m.Permissions {
+		decl[i] = "--cap '" + p.Resource + "=" + strings.Join(p.Actions, ",") + "'"
+	}
+	return "the manifest allows at most: " + strings.Join(decl, " ")
 }
 
 func toolNames(m *manifest.Manifest) string {

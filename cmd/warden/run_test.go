@@ -73,3 +73,53 @@ func TestDemo(t *testing.T) {
 		}
 	}
 }
+
+// A malformed --cap or an unknown --tool is a mistake in the command line:
+// exit 2, the flag and what is wrong with it named, and a hint that helps.
+func TestRunFlagMistakes(t *testing.T) {
+	dir := helloPlugin(t)
+	home := t.TempDir()
+	for _, c := range []struct {
+		args []string
+		want []string
+	}{
+		{[]string{"run", "--cap", "filesystem:data=read", dir},
+			[]string{`--cap "filesystem:data=read"`, "relative path", "hint: write each --cap as RESOURCE=ACTION"}},
+		{[]string{"run", "--cap", "filesystem:/tmp/x=frob", dir},
+			[]string{`--cap "filesystem:/tmp/x=frob"`, `invalid action "frob"`, "valid actions are delete, list, read, write"}},
+		{[]string{"run", "--cap", "nosuch:x=read", dir},
+			[]string{`--cap "nosuch:x=read"`, "unknown resource kind"}},
+		{[]string{"run", "--cap", "filesystem:/etc=read", dir},
+			[]string{"grant outside the manifest", "hint: a --cap may grant only what manifest.json's permissions declare"}},
+		{[]string{"run", "--tool", "nope", dir},
+			[]string{`plugin hello has no tool "nope"`, "hint: its tools are: greet"}},
+	} {
+		code, out, errOut := runCLI(t, home, c.args...)
+		if code != 2 || out != "" {
+			t.Errorf("%v: exit %d, stdout %q; want exit 2 and no stdout", c.args, code, out)
+		}
+		for _, w := range c.want {
+			if !strings.Contains(errOut, w) {
+				t.Errorf("%v: stderr lacks %q:\n%s", c.args, w, errOut)
+			}
+		}
+	}
+}
+
+// The hint for a grant outside the manifest lists what the manifest allows.
+func TestRunOutsideGrantHintListsPermissions(t *testing.T) {
+	dir := t.TempDir()
+	runMust(t, os.WriteFile(filepath.Join(dir, "manifest.json"), []byte(`{"name": "n", "version": "0.1.0", "description": "d", "entry": "plugin.wasm", "runtime": "wasm",
+		"publisher": {"name": "p", "key_id": "ed25519:21fe31dfa154a261"},
+		"tools": [{"name": "t", "description": "d", "input_schema": {"type": "object"}}],
+		"permissions": [
+		{"resource": "filesystem:~/notes", "actions": ["read", "list"], "reason": "r"},
+		{"resource": "net:https://api.example.com/*", "actions": ["get"], "reason": "r"}]}`), 0o644))
+	const want = "the manifest allows at most: --cap 'filesystem:~/notes=read,list' --cap 'net:https://api.example.com/*=get'"
+	if got := declaredHint(dir); got != want {
+		t.Errorf("declaredHint = %q, want %q", got, want)
+	}
+	if got := declaredHint(filepath.Join(dir, "missing")); !strings.Contains(got, "add a permission there or grant less") {
+		t.Errorf("declaredHint without a manifest = %q", got)
+	}
+}
