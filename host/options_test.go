@@ -149,7 +149,9 @@ func TestConcurrentInvocations(t *testing.T) {
 // repeat, and a closed host refuses calls.
 func TestCallerDeadlineAndClose(t *testing.T) {
 	h, _ := guestHost(t, Config{})
-	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+	// Long enough that a cold start on a loaded machine finishes first: the
+	// deadline must fall inside the guest's loop, not during instantiation.
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 	defer cancel()
 	if _, err := h.Invoke(ctx, "g", "loop", nil); hostapi.CodeOf(err) != hostapi.CodeTimeout {
 		t.Fatalf("loop under a caller deadline: %v", err)

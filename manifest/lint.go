@@ -146,7 +146,7 @@ func Lint(m *Manifest, src []byte, path string) []Finding {
 		switch g.kind {
 		case resource.Filesystem:
 			if g.wildcard {
-				l.add("WDN001", rp, "%q is a filesystem wildcard (%s); name the directory the plugin works in", g.perm.Resource, g.wildWhy)
+				l.add("WDN001", rp, "%q %s; name the directory the plugin works in, such as ~/Documents/Project", g.perm.Resource, g.wildWhy)
 			}
 			if g.writes() && g.sensitive != "" {
 				l.add("WDN003", rp, "%q allows %s on %s", g.perm.Resource, strings.Join(g.perm.Actions, ","), g.sensitive)
@@ -156,7 +156,7 @@ func Lint(m *Manifest, src []byte, path string) []Finding {
 			}
 		case resource.Net:
 			if g.wildcard {
-				l.add("WDN002", rp, "%q matches any host (%s); list the hosts the plugin calls", g.perm.Resource, g.wildWhy)
+				l.add("WDN002", rp, "%q %s; list the hosts the plugin calls, such as net:https://api.example.com/*", g.perm.Resource, g.wildWhy)
 			}
 			if netGrant == nil {
 				netGrant = g

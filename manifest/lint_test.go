@@ -363,3 +363,33 @@ func TestSensitiveLocationsDocumented(t *testing.T) {
 		t.Errorf("docs/lint-rules.md lists %d locations, the code %d", len(rows)-1, len(sensitiveLocations))
 	}
 }
+
+// WDN001 and WDN002 read as one sentence: the pattern, what it covers, then
+// one piece of advice, with no reason repeated or nested in parentheses.
+func TestLintWildcardMessages(t *testing.T) {
+	t.Setenv("HOME", "/home/ada")
+	for _, c := range []struct{ res, acts, rule, want string }{
+		{"filesystem:/**", `"read"`, "WDN001", `"filesystem:/**" matches paths anywhere from the filesystem root; name the directory the plugin works in, such as ~/Documents/Project`},
+		{"filesystem:~/**", `"read"`, "WDN001", `"filesystem:~/**" covers the whole home directory /home/ada; name the directory the plugin works in, such as ~/Documents/Project`},
+		{"filesystem:/Users/*/**", `"read"`, "WDN001", `"filesystem:/Users/*/**" covers every home directory under /Users; name the directory the plugin works in, such as ~/Documents/Project`},
+		{"net:https://*", `"get"`, "WDN002", `"net:https://*" matches any host; list the hosts the plugin calls, such as net:https://api.example.com/*`},
+		{"net:*", `"get"`, "WDN002", `"net:*" matches every host on every scheme; list the hosts the plugin calls, such as net:https://api.example.com/*`},
+		{"net:https://*.com", `"get"`, "WDN002", `"net:https://*.com" matches every host under the top-level domain .com; list the hosts the plugin calls, such as net:https://api.example.com/*`},
+	} {
+		src := []byte(`{` + head + `, "publisher": {"name": "T", "key_id": "ed25519:21fe31dfa154a261"}, "permissions": [{"resource": ` +
+			strconv.Quote(c.res) + `, "actions": [` + c.acts + `], "reason": "r"}]}`)
+		m, err := Parse(src)
+		if err != nil {
+			t.Fatalf("%s: %v", c.res, err)
+		}
+		var got []string
+		for _, f := range Lint(m, src, "testdata/lint/x.json") {
+			if f.RuleID == c.rule {
+				got = append(got, f.Message)
+			}
+		}
+		if len(got) != 1 || got[0] != c.want {
+			t.Errorf("%s: %s messages %q, want [%q]", c.res, c.rule, got, c.want)
+		}
+	}
+}

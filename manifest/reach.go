@@ -234,20 +234,20 @@ func inOrAbove(base, dir string) bool {
 func anyHomeWildcard(fp resource.Pattern, home string) (bool, string) {
 	base := fp.Base()
 	if inOrAbove(base, foldPath(path.Clean(home))) {
-		return true, "covers the whole home directory " + home + "; name a directory inside it"
+		return true, "covers the whole home directory " + home
 	}
 	for _, r := range homeRoots {
 		fr := foldPath(r)
 		switch {
 		case inOrAbove(base, fr):
-			return true, "covers every home directory under " + r + "; name a directory inside one"
+			return true, "covers every home directory under " + r
 		case path.Dir(base) == fr:
-			return true, "covers the whole home directory " + r + "/" + path.Base(base) + "; name a directory inside it"
+			return true, "covers the whole home directory " + r + "/" + path.Base(base)
 		}
 	}
 	for _, h := range fixedHomes {
 		if inOrAbove(base, foldPath(h)) {
-			return true, "covers the whole home directory " + h + "; name a directory inside it"
+			return true, "covers the whole home directory " + h
 		}
 	}
 	return false, ""

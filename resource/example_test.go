@@ -29,8 +29,8 @@ func ExamplePattern_Wildcard() {
 		fmt.Println(s, wild, why)
 	}
 	// Output:
-	// filesystem:/** true matches paths anywhere from the filesystem root; name a directory such as ~/Documents/Project
-	// net:https://* true matches any host; name the hosts the plugin needs
+	// filesystem:/** true matches paths anywhere from the filesystem root
+	// net:https://* true matches any host
 	// net:https://api.example.com/v1 false
 }
 

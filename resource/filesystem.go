@@ -38,9 +38,9 @@ func parseFilesystem(input string, off int, body string, o Options) (Pattern, er
 	p.canon = string(Filesystem) + ":" + p.body
 	switch {
 	case p.base == "/":
-		p.wild = "matches paths anywhere from the filesystem root; name a directory such as ~/Documents/Project"
+		p.wild = "matches paths anywhere from the filesystem root"
 	case homeErr == nil && (p.base == home || strings.HasPrefix(home, p.base+"/")):
-		p.wild = "covers the whole home directory " + home + "; name a directory inside it"
+		p.wild = "covers the whole home directory " + home
 	}
 	return p, nil
 }

@@ -23,7 +23,7 @@ type urlParts struct {
 // parseNet parses net:* or net:SCHEME://HOST[:PORT][/PATH].
 func parseNet(input string, off int, body string) (Pattern, error) {
 	if body == "*" {
-		return Pattern{kind: Net, canon: "net:*", any: true, wild: "matches every host on every scheme; name the hosts the plugin needs"}, nil
+		return Pattern{kind: Net, canon: "net:*", any: true, wild: "matches every host on every scheme"}, nil
 	}
 	u, e := splitURL(body, true)
 	if e != nil {
@@ -46,7 +46,7 @@ func parseNet(input string, off int, body string) (Pattern, error) {
 	p.canon = canon
 	switch {
 	case u.host == "*":
-		p.wild = "matches any host; name the hosts the plugin needs"
+		p.wild = "matches any host"
 	case strings.HasPrefix(u.host, "*.") && strings.IndexByte(u.host[2:], '.') < 0:
 		p.wild = "matches every host under the top-level domain ." + u.host[2:]
 	}

@@ -159,6 +159,8 @@ func (p Pattern) Base() string { return p.base }
 // and why: a filesystem pattern whose literal base is the root, the home
 // directory or an ancestor of it; a net pattern for any host or for every
 // host under a top-level domain; env:*, secret:*, process:*, plugin:*, kv:*.
+// The reason is a bare clause that reads after the pattern ("matches any
+// host") and gives no advice, so that each caller can add its own.
 func (p Pattern) Wildcard() (bool, string) { return p.wild != "", p.wild }
 
 // Contains reports whether q lies within p: every concrete resource that q

@@ -40,6 +40,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"golang.org/x/mod/semver"
 
@@ -236,17 +238,17 @@ func Install(ctx context.Context, b *bundle.Bundle, c Config) (Report, error) {
 	switch {
 	case preapproved(pol, m.Publisher.Name, rep.KeyID):
 		if d := pol.InstallAllowed(score.Value, false); d.Effect != policy.Allow {
-			return rep, fmt.Errorf("install %s: %s (%s): %w", m.Name, d.Reason, d.By, ErrPolicy)
+			return rep, policyError(m.Name, d)
 		}
 		rep.By, accepted, source = ByPreapproved, plan.ask, store.SourcePolicy
 	case c.Yes:
 		if d := pol.InstallAllowed(score.Value, true); d.Effect != policy.Allow {
-			return rep, fmt.Errorf("install %s: %s (%s): %w", m.Name, d.Reason, d.By, ErrPolicy)
+			return rep, policyError(m.Name, d)
 		}
 		rep.By, accepted = ByUnattended, plan.ask
 	case c.Prompter != nil:
 		if d := pol.InstallAllowed(score.Value, false); d.Effect != policy.Allow {
-			return rep, fmt.Errorf("install %s: %s (%s): %w", m.Name, d.Reason, d.By, ErrPolicy)
+			return rep, policyError(m.Name, d)
 		}
 		d, err := c.Prompter.Ask(ctx, consentRequest(m, rep, score, plan))
 		if err != nil {
@@ -568,4 +570,29 @@ func List(ctx context.Context, c Config) ([]Installed, error) {
 			Trust: st, Risk: p.Risk, Digest: p.Digest, Path: p.Path, InstalledAt: p.InstalledAt})
 	}
 	return out, nil
+}
+
+// PolicyError is the enterprise policy's refusal of an install; it wraps
+// ErrPolicy and carries the decision, whose By names the rule
+// ("policy:max_risk", "policy:unattended_install") a caller may branch on.
+type PolicyError struct {
+	Plugin   string
+	Decision policy.Decision
+}
+
+// Error words the refusal as one sentence: what was refused, why (the
+// decision's reason, a sentence of its own for display elsewhere), and which
+// rule said so.
+func (e *PolicyError) Error() string {
+	why := strings.TrimSuffix(e.Decision.Reason, ".")
+	if r, size := utf8.DecodeRuneInString(why); size > 0 {
+		why = string(unicode.ToLower(r)) + why[size:]
+	}
+	return fmt.Sprintf("install %s: %v: %s (rule %s)", e.Plugin, ErrPolicy, why, e.Decision.By)
+}
+
+func (e *PolicyError) Unwrap() error { return ErrPolicy }
+
+func policyError(name string, d policy.Decision) error {
+	return &PolicyError{Plugin: name, Decision: d}
 }
