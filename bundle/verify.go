@@ -169,8 +169,11 @@ func Verify(ctx context.Context, b *Bundle, o VerifyOptions) Result {
 	}
 
 	// The signature is good: now hold every file to its signed digest.
-	if f, why := compareSubjects(st.Subject, b.subjects()); f != "" {
+	if f, why := compareSubjects(st.Subject, b.subjects()); why != "" {
 		r.File = f
+		if f == "" {
+			return done(DigestMismatch, "signed statement: %s", why)
+		}
 		return done(DigestMismatch, "%s: %s", f, why)
 	}
 	if st.Predicate.BundleDigest != r.Digest {
@@ -237,10 +240,14 @@ func parseStatement(payload []byte) (*Statement, error) {
 }
 
 // compareSubjects returns the first file (in name order) whose signed digest
-// differs from its actual one, or that only one side has, with why.
+// differs from its actual one, or that only one side has, with why. why is
+// empty exactly when the two agree; file may be empty when why is not.
 func compareSubjects(signed, actual []subject) (file, why string) {
 	want := make(map[string]string, len(signed))
 	for _, s := range signed {
+		if s.Name == "" {
+			return "", "a signed subject has an empty name"
+		}
 		if len(s.Digest) != 1 || s.Digest["sha256"] == "" {
 			return s.Name, "the signed subject does not carry exactly one sha256 digest"
 		}
@@ -252,7 +259,8 @@ func compareSubjects(signed, actual []subject) (file, why string) {
 	have := make(map[string]bool, len(actual))
 	var first, firstWhy string
 	note := func(name, w string) {
-		if first == "" || name < first {
+		// firstWhy, never empty once set, marks "noted": first may be "".
+		if firstWhy == "" || name < first {
 			first, firstWhy = name, w
 		}
 	}

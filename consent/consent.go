@@ -50,7 +50,11 @@ type Request struct {
 	Trust     string // one line about the signature, e.g. "signed by Acme with a trusted key"
 	Risk      int    // total risk score, 0–100
 	Band      string // low, medium, high, critical
-	Items     []Item
+	// Notes are the parts of the risk score no one permission carries,
+	// such as "+20 can read local data (1) and reach the network (2)",
+	// shown under the score so that the items' risks and the notes add up.
+	Notes []string
+	Items []Item
 }
 
 // Decision is what the person chose: the indexes of Request.Items accepted,
@@ -179,6 +183,47 @@ func (s *Screen) Ask(ctx context.Context, req Request) (Decision, error) {
 
 func (s *Screen) say(text string) { io.WriteString(s.out, text) }
 
+// A reason starts under the resource, after whyPrefix; its further lines
+// start at the same column.
+const (
+	whyPrefix = "         why: "
+	whyIndent = "              "
+)
+
+// width is the terminal's width when out is one, else 80: reasons are
+// wrapped to it, since a line the terminal wraps itself loses its indent.
+func (s *Screen) width() int {
+	if f, ok := s.out.(*os.File); ok {
+		if w, _, err := term.GetSize(int(f.Fd())); err == nil && w > 0 {
+			return max(w, 40)
+		}
+	}
+	return 80
+}
+
+// wrap breaks text at spaces into lines of at most width runes; a word
+// longer than width gets a line of its own.
+func wrap(text string, width int) []string {
+	width = max(width, 20)
+	var lines []string
+	var line []rune
+	for _, w := range strings.Fields(text) {
+		word := []rune(w)
+		if len(line) > 0 && len(line)+1+len(word) > width {
+			lines = append(lines, string(line))
+			line = line[:0]
+		}
+		if len(line) > 0 {
+			line = append(line, ' ')
+		}
+		line = append(line, word...)
+	}
+	if len(line) > 0 || len(lines) == 0 {
+		lines = append(lines, string(line))
+	}
+	return lines
+}
+
 // draw repaints the whole screen. Raw mode turns off output processing, so
 // every line ends in "\r\n".
 func (s *Screen) draw(req Request, selected []bool, cursor int, msg string) {
@@ -188,7 +233,17 @@ func (s *Screen) draw(req Request, selected []bool, cursor int, msg string) {
 	if req.Trust != "" {
 		fmt.Fprintf(&b, "  %s\r\n", sanitize(req.Trust))
 	}
-	fmt.Fprintf(&b, "  Risk score %d/100 (%s)\r\n\r\n", req.Risk, orUnknown(req.Band))
+	fmt.Fprintf(&b, "  Risk score %d/100 (%s)\r\n", req.Risk, orUnknown(req.Band))
+	for _, n := range req.Notes {
+		for j, line := range wrap(sanitize(n), s.width()-6) {
+			lead := "      "
+			if j == 0 {
+				lead = "    ! "
+			}
+			fmt.Fprintf(&b, "%s%s\r\n", lead, line)
+		}
+	}
+	b.WriteString("\r\n")
 	if len(req.Items) == 0 {
 		b.WriteString("It asks for no permissions.\r\n\r\n  Enter install · r refuse · Ctrl-C cancel\r\n")
 	} else {
@@ -210,9 +265,19 @@ func (s *Screen) draw(req Request, selected []bool, cursor int, msg string) {
 			if reason == "" {
 				reason = "(the author gave no reason)"
 			}
-			fmt.Fprintf(&b, "         why: %s\r\n", sanitize(reason))
+			for j, line := range wrap(sanitize(reason), s.width()-len(whyIndent)) {
+				lead := whyIndent
+				if j == 0 {
+					lead = whyPrefix
+				}
+				fmt.Fprintf(&b, "%s%s\r\n", lead, line)
+			}
 		}
-		b.WriteString("\r\n  a accept all · 1-9/space toggle · Enter accept selected · r refuse · Ctrl-C cancel\r\n")
+		// Say what each key does in words: Enter installs only what is
+		// marked [x], and nothing marked means refuse.
+		b.WriteString("\r\n  space or 1-9 select/clear · ↑/↓ move · a accept all\r\n")
+		b.WriteString("  Enter install with the [x] permissions (none marked: refuse)\r\n")
+		b.WriteString("  r refuse · Ctrl-C cancel · both install nothing\r\n")
 	}
 	if msg != "" {
 		fmt.Fprintf(&b, "  %s\r\n", msg)
@@ -221,10 +286,15 @@ func (s *Screen) draw(req Request, selected []bool, cursor int, msg string) {
 }
 
 // sanitize drops control characters from author-supplied text, so a reason
-// cannot move the cursor, clear the screen or forge a line of the dialogue.
+// cannot move the cursor, clear the screen or forge a line of the dialogue,
+// and bidirectional controls, so it cannot make text read in another order
+// than it is stored (Trojan Source, CVE-2021-42574).
 func sanitize(s string) string {
 	return strings.Map(func(r rune) rune {
-		if r < 0x20 || r == 0x7f || (r >= 0x80 && r < 0xa0) {
+		switch {
+		case r < 0x20 || r == 0x7f || (r >= 0x80 && r < 0xa0):
+			return -1
+		case r == 0x061c || r == 0x200e || r == 0x200f || (r >= 0x202a && r <= 0x202e) || (r >= 0x2066 && r <= 0x2069):
 			return -1
 		}
 		return r

@@ -59,3 +59,60 @@ func TestReasonCannotDrawOnTheScreen(t *testing.T) {
 		t.Fatalf("screen lacks the reason placeholder or risk:\n%s", s)
 	}
 }
+
+// A long reason wraps under itself, not at the terminal's edge; the risk
+// notes appear under the score; the legend says what Enter and Ctrl-C do.
+func TestScreenLayout(t *testing.T) {
+	long := Request{
+		Plugin: "demo", Version: "1.0.0", Publisher: "Acme", Risk: 33, Band: "medium",
+		Notes: []string{"+20 can read local data (permission 1) and reach the network (permission 2): the exfiltration shape"},
+		Items: []Item{{Resource: "filesystem:~/Notes", Actions: []string{"read"}, Risk: 3,
+			Reason: strings.Repeat("Reads the notes you keep so that it can answer. ", 4)}},
+	}
+	var out bytes.Buffer
+	New(strings.NewReader("r"), &out).Ask(context.Background(), long)
+	screen := out.String()
+	for _, line := range strings.Split(screen, "\r\n") {
+		if n := len([]rune(line)); n > 80 && !strings.HasPrefix(line, "\x1b[") {
+			t.Errorf("line of %d runes is wider than the 80-column default: %q", n, line)
+		}
+	}
+	for _, want := range []string{
+		"         why: Reads the notes you keep so that it can answer. Reads the notes\r\n              you keep so that it can answer.",
+		"  Risk score 33/100 (medium)\r\n    ! +20 can read local data (permission 1) and reach the network (permission\r\n      2): the exfiltration shape\r\n",
+		"Enter install with the [x] permissions (none marked: refuse)",
+		"r refuse · Ctrl-C cancel · both install nothing",
+	} {
+		if !strings.Contains(screen, want) {
+			t.Errorf("screen lacks %q:\n%s", want, screen)
+		}
+	}
+}
+
+// Bidirectional controls in a reason cannot reorder what the person reads.
+func TestReasonBidiStripped(t *testing.T) {
+	r := req
+	r.Items = []Item{{Resource: "clipboard", Actions: []string{"read"}, Reason: "safe \u202ekcatta\u202c \u2066x\u2069 \u200fend"}}
+	var out bytes.Buffer
+	New(strings.NewReader("r"), &out).Ask(context.Background(), r)
+	if !strings.Contains(out.String(), "why: safe kcatta x end") {
+		t.Fatalf("bidi controls survived or text lost:\n%q", out.String())
+	}
+}
+
+func TestWrap(t *testing.T) {
+	for _, c := range []struct {
+		in    string
+		width int
+		want  []string
+	}{
+		{"", 30, []string{""}},
+		{"one two three", 30, []string{"one two three"}},
+		{"aaaa bbbb cccc dddd eeee ffff", 20, []string{"aaaa bbbb cccc dddd", "eeee ffff"}},
+		{strings.Repeat("x", 25) + " y", 20, []string{strings.Repeat("x", 25), "y"}},
+	} {
+		if got := wrap(c.in, c.width); !slices.Equal(got, c.want) {
+			t.Errorf("wrap(%q, %d) = %q, want %q", c.in, c.width, got, c.want)
+		}
+	}
+}

@@ -488,6 +488,23 @@ func consentRequest(m *manifest.Manifest, rep Report, score manifest.Score, plan
 		req.Version = fmt.Sprintf("%s (upgrade from %s; only new or changed permissions are listed, %d unchanged kept as they were)",
 			m.Version, rep.Previous, len(m.Permissions)-len(plan.ask))
 	}
+	// A person sees items numbered from 1, not manifest paths: name each
+	// permission in a note by its number on the screen, or by its resource
+	// when an upgrade does not list it.
+	screen := make([]string, 0, 2*len(m.Permissions))
+	for i, p := range m.Permissions {
+		name := p.Resource
+		if k := slices.Index(plan.ask, i); k >= 0 {
+			name = "permission " + strconv.Itoa(k+1)
+		}
+		screen = append(screen, "permissions["+strconv.Itoa(i)+"]", name)
+	}
+	names := strings.NewReplacer(screen...)
+	for _, r := range score.Reasons {
+		if !strings.HasPrefix(r.Path, "permissions[") {
+			req.Notes = append(req.Notes, fmt.Sprintf("+%d %s", r.Points, names.Replace(r.What)))
+		}
+	}
 	for _, i := range plan.ask {
 		p := m.Permissions[i]
 		it := consent.Item{Resource: p.Resource, Actions: p.Actions, Reason: p.Reason}

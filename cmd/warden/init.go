@@ -8,6 +8,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/wardenproject/warden/internal/scaffold"
+	"github.com/wardenproject/warden/manifest"
 )
 
 func init() { register(initCmd) }
@@ -27,6 +28,10 @@ of warden's Go PDK in third_party/pdk so that it builds offline:
 Run it with 'warden run DIR'. The name defaults to DIR's base name.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if name != "" && !manifest.ValidPluginName(name) {
+				return usageErr(fmt.Errorf("--name %q is not a valid plugin name", name),
+					`use lowercase letters, digits and single hyphens, like --name my-plugin`)
+			}
 			files, err := scaffold.Write(args[0], scaffold.Options{Name: name})
 			if errors.Is(err, scaffold.ErrNotEmpty) {
 				return usageErr(err, "pass a new or empty directory")

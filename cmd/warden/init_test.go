@@ -77,7 +77,7 @@ func TestInitRefusesNonEmptyDir(t *testing.T) {
 	if code, _, errOut := runCLI(t, t.TempDir(), "init", dir); code != 2 || !strings.Contains(errOut, "not empty") {
 		t.Fatalf("exit %d: %s", code, errOut)
 	}
-	if code, _, errOut := runCLI(t, t.TempDir(), "init", "--name", "Bad_Name", t.TempDir()); code != 1 || !strings.Contains(errOut, "not a valid plugin name") {
+	if code, _, errOut := runCLI(t, t.TempDir(), "init", "--name", "Bad_Name", t.TempDir()); code != 2 || !strings.Contains(errOut, "not a valid plugin name") {
 		t.Fatalf("exit %d: %s", code, errOut)
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"sync"
 	"text/tabwriter"
 
 	"github.com/spf13/cobra"
@@ -75,15 +76,20 @@ them (the rest are removed and logged). A lower version needs
 			cfg.Yes = yes
 			cfg.Upgrade = upgrade || allowDowngrade
 			cfg.AllowDowngrade = allowDowngrade
+			restore := func() {}
 			if f, ok := a.in.(*os.File); ok && !yes && isTerminal(f) && isTerminal(a.out) {
-				restore, err := consent.MakeRaw(f)
+				raw, err := consent.MakeRaw(f)
 				if err != nil {
 					return err
 				}
+				restore = sync.OnceFunc(raw)
 				defer restore()
 				cfg.Prompter = consent.New(f, a.out)
 			}
 			rep, err := install.Install(ctxOf(cmd), b, cfg)
+			// Leave raw mode before printing the outcome: in raw mode "\n"
+			// does not return the carriage, and the lines would stair-step.
+			restore()
 			var ve *install.VerifyError
 			var pe *install.PolicyError
 			switch {

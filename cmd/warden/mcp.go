@@ -150,6 +150,13 @@ func (a *app) serveMCPHTTP(ctx context.Context, front *mcpfront.Front, homeDir, 
 	}
 }
 
+// mcpConfigWhere says, per client, where its snippet goes.
+var mcpConfigWhere = map[string]string{
+	"claude-desktop": `add "warden" to the "mcpServers" of claude_desktop_config.json (Claude Desktop: Settings, Developer, Edit Config), then restart Claude Desktop`,
+	"cursor":         `add "warden" to the "mcpServers" of ~/.cursor/mcp.json (or .cursor/mcp.json in a project), then reload Cursor`,
+	"claude-code":    `run that command in a shell; 'claude mcp list' then shows warden`,
+}
+
 func mcpConfigCmd(a *app) *cobra.Command {
 	var client string
 	cmd := &cobra.Command{
@@ -176,6 +183,9 @@ with this binary's absolute path and the current --home:
 			if strings.Contains(exe, string(filepath.Separator)+"go-build") {
 				fmt.Fprintf(a.errOut, "warden: warning: %s is a temporary file made by 'go run' and will disappear; build warden (go build -o ~/bin/warden ./cmd/warden) and run 'warden mcp config' from that binary\n", exe)
 			}
+			if client == "" {
+				return usageErr(errors.New("mcp config needs --client"), "pass --client claude-desktop, claude-code or cursor")
+			}
 			snippet, err := mcpfront.ClientConfig(client, exe, homeDir)
 			if err != nil {
 				return usageErr(err, "pass --client claude-desktop, claude-code or cursor")
@@ -183,8 +193,12 @@ with this binary's absolute path and the current --home:
 			if a.json {
 				return a.printJSON(map[string]any{"client": client, "command": exe, "args": []string{"--home", homeDir, "mcp"}, "snippet": snippet})
 			}
-			_, err = io.WriteString(a.out, snippet)
-			return err
+			if _, err = io.WriteString(a.out, snippet); err != nil {
+				return err
+			}
+			// Where it goes, on stderr so that stdout stays pasteable.
+			fmt.Fprintf(a.errOut, "next: %s\n", mcpConfigWhere[client])
+			return nil
 		},
 	}
 	cmd.Flags().StringVar(&client, "client", "", "claude-desktop, claude-code or cursor")
