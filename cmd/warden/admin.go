@@ -45,9 +45,16 @@ type ledgerRecorder struct {
 }
 
 func (r ledgerRecorder) Record(ctx context.Context, e store.Event) error {
+	return r.append(ctx, adminaudit.Event(e), string(e.Type))
+}
+
+// append logs one administrative event made by the person at the CLI: in the
+// ledger when this process can open it, else in the spool.
+func (r ledgerRecorder) append(ctx context.Context, ev *audit.Event, what string) error {
+	ev.Actor = audit.Actor{Plugin: "warden"}
 	l, _, err := openWritableLedger(r.home)
 	if errors.Is(err, audit.ErrLocked) {
-		return r.spool(e)
+		return r.spool(ev, what)
 	}
 	if err != nil {
 		return withHint(err, ledgerHint(err))
@@ -56,21 +63,20 @@ func (r ledgerRecorder) Record(ctx context.Context, e store.Event) error {
 	if n, _ := adminaudit.Pending(adminaudit.SpoolDir(auditDir(r.home))); n > 0 {
 		// Older events are still spooled (the drain failed): this one goes
 		// after them, so that the trail keeps the order of the changes.
-		return r.spool(e)
+		return r.spool(ev, what)
 	}
-	return adminaudit.Recorder(l).Record(ctx, e)
+	_, err = l.Append(ctx, ev)
+	return err
 }
 
-func (r ledgerRecorder) spool(e store.Event) error {
-	ev := adminaudit.Event(e)
-	ev.Actor = audit.Actor{Plugin: "warden"}
+func (r ledgerRecorder) spool(ev *audit.Event, what string) error {
 	dir := adminaudit.SpoolDir(auditDir(r.home))
 	id, err := adminaudit.Spool(dir, ev)
 	if err != nil {
 		return withHint(err, "the change is saved and takes effect; stop the running host and run 'warden audit verify' so that the next change is logged")
 	}
 	if r.notice != nil {
-		fmt.Fprintf(r.notice, "notice: a running host holds the audit ledger; the %s event was spooled (%s/%s.json) and the host will log it\n", e.Type, dir, id)
+		fmt.Fprintf(r.notice, "notice: a running host holds the audit ledger; the %s event was spooled (%s/%s.json) and the host will log it\n", what, dir, id)
 	}
 	return nil
 }

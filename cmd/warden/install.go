@@ -1,15 +1,18 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
 	"sync"
 	"text/tabwriter"
 
 	"github.com/spf13/cobra"
 
+	"github.com/wardenproject/warden/audit"
 	"github.com/wardenproject/warden/bundle"
 	"github.com/wardenproject/warden/bundle/install"
 	"github.com/wardenproject/warden/consent"
@@ -90,6 +93,9 @@ them (the rest are removed and logged). A lower version needs
 			// Leave raw mode before printing the outcome: in raw mode "\n"
 			// does not return the carriage, and the lines would stair-step.
 			restore()
+			if lerr := a.logInstall(ctxOf(cmd), cfg.Home, b, rep, err); lerr != nil && err == nil {
+				return withHint(lerr, "the plugin is installed; run 'warden audit verify' to see why its install event was not logged")
+			}
 			var ve *install.VerifyError
 			var pe *install.PolicyError
 			switch {
@@ -190,6 +196,10 @@ func uninstallCmd(a *app) *cobra.Command {
 				}
 				return err
 			}
+			ev := &audit.Event{Action: audit.ActionUninstall, Resource: "plugin:" + args[0] + "#*", Outcome: audit.OutcomeOK}
+			if err := (ledgerRecorder{home: cfg.Home, notice: a.errOut}).append(ctxOf(cmd), ev, "uninstall"); err != nil {
+				return withHint(err, "the plugin is uninstalled; run 'warden audit verify' to see why the event was not logged")
+			}
 			if a.json {
 				return a.printJSON(map[string]string{"uninstalled": args[0]})
 			}
@@ -197,4 +207,58 @@ func uninstallCmd(a *app) *cobra.Command {
 			return nil
 		},
 	}
+}
+
+// logInstall records an install attempt in the audit ledger: the plugin, the
+// bundle digest and signer, who decided (consent screen, policy, --yes), the
+// grants given, and for a refusal the reason. A refused install leaves a trace
+// too, so that a security team sees what was offered and turned down.
+func (a *app) logInstall(ctx context.Context, homeDir string, b *bundle.Bundle, rep install.Report, err error) error {
+	m := b.Manifest()
+	ev := &audit.Event{
+		Action:   audit.ActionInstall,
+		Resource: "plugin:" + m.Name + "#*",
+		Outcome:  audit.OutcomeOK,
+		Detail:   map[string]string{"version": m.Version, "publisher": m.Publisher.Name},
+	}
+	if rep.Digest != "" {
+		ev.Detail["digest"] = rep.Digest
+		ev.Detail["key_id"] = rep.KeyID
+		ev.Detail["by"] = rep.By
+		ev.Detail["risk"] = strconv.Itoa(rep.Risk)
+		ev.Detail["grants"] = strconv.Itoa(len(rep.Grants))
+	}
+	if rep.Previous != "" {
+		ev.Detail["previous_version"] = rep.Previous
+	}
+	if err != nil {
+		if errors.Is(err, store.ErrNotRecorded) {
+			return nil // installed; its grant events failed to log and the command says so
+		}
+		ev.Outcome = audit.OutcomeError
+		ev.Error = &audit.Error{Code: installErrorCode(err), Message: err.Error()}
+	}
+	return (ledgerRecorder{home: homeDir, notice: a.errOut}).append(ctx, ev, "install")
+}
+
+// installErrorCode names why an install did not happen, for the audit event.
+func installErrorCode(err error) string {
+	var ve *install.VerifyError
+	switch {
+	case errors.As(err, &ve):
+		return string(ve.Result.State)
+	case errors.Is(err, install.ErrRefused):
+		return "refused"
+	case errors.Is(err, install.ErrInterrupted):
+		return "interrupted"
+	case errors.Is(err, install.ErrNeedsConsent):
+		return "needs_consent"
+	case errors.Is(err, install.ErrPolicy):
+		return "policy"
+	case errors.Is(err, install.ErrSubmission):
+		return "submission_checks"
+	case errors.Is(err, install.ErrInstalled), errors.Is(err, install.ErrDowngrade), errors.Is(err, install.ErrPublisherChanged):
+		return "conflict"
+	}
+	return "error"
 }

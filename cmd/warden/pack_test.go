@@ -112,6 +112,31 @@ func endToEnd(t *testing.T, dir string, packArgs ...string) {
 	run(1, "uninstall", m.Name)
 	run(0, "trust", "remove", id)
 	run(10, "verify", out)
+
+	// The trail: both refused installs, the install, its grants and the
+	// uninstall are events, and the ledger verifies.
+	var trail []string
+	for _, line := range strings.Split(strings.TrimSpace(run(0, "audit", "tail", "-n", "100", "--json")), "\n") {
+		var ev struct {
+			Action, Outcome string
+			Error           *struct{ Code string }
+		}
+		if err := json.Unmarshal([]byte(line), &ev); err != nil {
+			continue
+		}
+		if ev.Action == "install" || ev.Action == "uninstall" {
+			e := ev.Action + "/" + ev.Outcome
+			if ev.Error != nil {
+				e += "/" + ev.Error.Code
+			}
+			trail = append(trail, e)
+		}
+	}
+	want := []string{"install/error/needs_consent", "install/error/policy", "install/ok", "uninstall/ok"}
+	if strings.Join(trail, " ") != strings.Join(want, " ") {
+		t.Fatalf("install trail %v, want %v", trail, want)
+	}
+	run(0, "audit", "verify")
 }
 
 func TestEndToEndTinyPlugin(t *testing.T) {
