@@ -3,6 +3,7 @@ package host
 import (
 	"context"
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -164,7 +165,8 @@ func New(ctx context.Context, cfg Config) (_ *Host, err error) {
 		}
 	}()
 
-	if h.pol, err = loadPolicy(cfg); err != nil {
+	var policySource map[string]string
+	if h.pol, policySource, err = loadPolicy(cfg); err != nil {
 		return nil, err
 	}
 	h.maxTTL = h.pol.MaxTokenTTL
@@ -193,6 +195,14 @@ func New(ctx context.Context, cfg Config) (_ *Host, err error) {
 		return nil, fmt.Errorf("new host: %w", err)
 	}
 	closers = append(closers, h.st.Close)
+	// Administrative facts of this start: the host key if it is new or was
+	// rotated since the last start, and the policy in force.
+	if err := adminaudit.ReconcileKeys(ctx, h.ring.Keys(), h.st, h.ledger); err != nil {
+		return nil, fmt.Errorf("new host: %w", err)
+	}
+	if err := h.adminEvent(ctx, audit.ActionPolicyLoad, "policy:"+policySource["path"], policySource); err != nil {
+		return nil, fmt.Errorf("new host: %w", err)
+	}
 
 	h.revs = capability.NewRevocationSet()
 	h.verifier = capability.NewVerifier(h.ring).WithRevocations(h.revs)
@@ -260,7 +270,10 @@ func capMemory(a, b int) int {
 }
 
 // loadPolicy reads cfg.PolicyPath, or <home>/policy.yaml, or the default.
-func loadPolicy(cfg Config) (*policy.Policy, error) {
+// loadPolicy loads the enterprise policy and says where it came from: the
+// file and the SHA-256 of its bytes, or "built-in" for the default. The host
+// logs that as its policy.load event.
+func loadPolicy(cfg Config) (*policy.Policy, map[string]string, error) {
 	path, explicit := cfg.PolicyPath, cfg.PolicyPath != ""
 	if !explicit {
 		path = filepath.Join(cfg.Home, "policy.yaml")
@@ -268,11 +281,16 @@ func loadPolicy(cfg Config) (*policy.Policy, error) {
 	p, err := policy.Load(path, policy.ParseOptions{Home: cfg.UserHome})
 	switch {
 	case err == nil:
-		return p, nil
+		src := map[string]string{"path": path}
+		if data, rerr := os.ReadFile(path); rerr == nil {
+			sum := sha256.Sum256(data)
+			src["sha256"] = hex.EncodeToString(sum[:])
+		}
+		return p, src, nil
 	case !explicit && errors.Is(err, fs.ErrNotExist):
-		return policy.Default(), nil
+		return policy.Default(), map[string]string{"path": "built-in"}, nil
 	}
-	return nil, fmt.Errorf("new host: load policy: %w", err)
+	return nil, nil, fmt.Errorf("new host: load policy: %w", err)
 }
 
 // Ledger returns the host's audit ledger (read it, verify it, export it; the

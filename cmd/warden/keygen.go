@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"crypto/ed25519"
 	"crypto/rand"
 	"errors"
@@ -16,6 +17,7 @@ import (
 	"golang.org/x/term"
 
 	"github.com/wardenproject/warden/hostkey"
+	"github.com/wardenproject/warden/internal/adminaudit"
 	"github.com/wardenproject/warden/internal/keyid"
 	"github.com/wardenproject/warden/keyfile"
 )
@@ -97,6 +99,7 @@ func (a *app) hostKeygen(rotate bool) error {
 	keys := r.Keys()
 	cur := keys[len(keys)-1]
 	vkey := r.NoteVerifierKey(hostNoteName)
+	a.logHostKeys(keys)
 	if a.json {
 		return a.printJSON(map[string]any{
 			"key_id": s.KeyID(), "public": []byte(s.Public()), "note_verifier_key": vkey,
@@ -114,6 +117,35 @@ func (a *app) hostKeygen(rotate bool) error {
 		fmt.Fprintf(a.out, "previous key %s (retired %s) still verifies\n", prev.ID, prev.Retired.Local().Format(time.RFC3339))
 	}
 	return nil
+}
+
+// logHostKeys logs a new or rotated host key in the audit ledger. When a
+// running host holds the ledger it is left to that host, which reconciles the
+// keyring with the store at its next start; the notice says so.
+func (a *app) logHostKeys(keys []hostkey.KeyInfo) {
+	dir, err := a.home()
+	if err != nil {
+		return
+	}
+	ctx := context.Background()
+	st, err := openStateStore(ctx, a, dir)
+	if err != nil {
+		fmt.Fprintf(a.errOut, "notice: the key change is not in the audit ledger yet (%v); the next host start logs it\n", err)
+		return
+	}
+	defer st.Close()
+	if !adminaudit.KeysPending(ctx, keys, st) {
+		return
+	}
+	l, _, err := openWritableLedger(dir)
+	if err != nil {
+		fmt.Fprintf(a.errOut, "notice: the key change is not in the audit ledger yet (%v); the next host start logs it\n", err)
+		return
+	}
+	defer l.Close()
+	if err := adminaudit.ReconcileKeys(ctx, keys, st, l); err != nil {
+		fmt.Fprintf(a.errOut, "notice: %v; the next host start logs the key change\n", err)
+	}
 }
 
 var publisherName = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$`)
