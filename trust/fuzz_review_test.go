@@ -74,8 +74,8 @@ func FuzzSignedPayload(f *testing.F) {
 				}
 				return
 			}
-			if l.Version() == 0 {
-				t.Fatal("accepted version 0")
+			if l.Version() == 0 || !json.Valid(payload) {
+				t.Fatalf("accepted version %d or a payload that is not one JSON value: %q", l.Version(), payload)
 			}
 			for _, k := range l.doc.Keys {
 				if _, ok := l.RevokedKey(k.ID); !ok {
@@ -97,8 +97,8 @@ func FuzzSignedPayload(f *testing.F) {
 			}
 			return
 		}
-		if doc.doc.Version == 0 {
-			t.Fatal("accepted version 0")
+		if doc.doc.Version == 0 || !json.Valid(payload) {
+			t.Fatalf("accepted version %d or a payload that is not one JSON value: %q", doc.doc.Version, payload)
 		}
 		seen := map[string]bool{}
 		for _, k := range doc.keys {
@@ -172,4 +172,25 @@ func FuzzOpenStored(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestReviewTrailingDataRefused: a signed document, or its payload, followed
+// by more bytes was accepted as if they were not there.
+func TestReviewTrailingDataRefused(t *testing.T) {
+	rootPub, rootPriv := fixedKey(1)
+	r := &Registry{dir: t.TempDir(), root: rootPub, revoked: &RevocationList{}}
+	good := signRaw(t, RegistryPayloadType, []byte(`{"version":1,"keys":[]}`), rootPriv)
+	if _, err := r.openRegistry(append(good, '\n', ' ')); err != nil {
+		t.Fatalf("trailing white space refused: %v", err)
+	}
+	for name, data := range map[string][]byte{
+		"after the payload":  signRaw(t, RegistryPayloadType, []byte(`{"version":1,"keys":[]} {"version":2}`), rootPriv),
+		"after the envelope": append(bytes.Clone(good), "garbage{"...),
+		"a second envelope":  append(bytes.Clone(good), good...),
+	} {
+		_, err := r.openRegistry(data)
+		if !errors.Is(err, ErrFormat) || !strings.Contains(err.Error(), "data after the JSON value") {
+			t.Errorf("%s: %v, want ErrFormat naming the trailing data", name, err)
+		}
+	}
 }

@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"path/filepath"
 	"time"
 
@@ -121,6 +122,9 @@ func (r *Registry) openDoc(data []byte, payloadType string, v any) error {
 	if err := dec.Decode(&env); err != nil {
 		return fmt.Errorf("not a DSSE envelope: %v: %w", err, ErrFormat)
 	}
+	if err := atEOF(dec); err != nil {
+		return fmt.Errorf("DSSE envelope: %v: %w", err, ErrFormat)
+	}
 	if env.PayloadType != payloadType {
 		return fmt.Errorf("payloadType is %q, want %q: %w", env.PayloadType, payloadType, ErrFormat)
 	}
@@ -141,6 +145,20 @@ func (r *Registry) openDoc(data []byte, payloadType string, v any) error {
 	pd.DisallowUnknownFields()
 	if err := pd.Decode(v); err != nil {
 		return fmt.Errorf("payload: %v: %w", err, ErrFormat)
+	}
+	if err := atEOF(pd); err != nil {
+		return fmt.Errorf("payload: %v: %w", err, ErrFormat)
+	}
+	return nil
+}
+
+// atEOF refuses anything but white space after the one JSON value a
+// document holds: bytes the decoder would silently skip are not "exactly as
+// signed".
+func atEOF(dec *json.Decoder) error {
+	end := dec.InputOffset()
+	if _, err := dec.Token(); err != io.EOF {
+		return fmt.Errorf("data after the JSON value, which ends at byte %d", end)
 	}
 	return nil
 }
