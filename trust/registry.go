@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/wardenproject/warden/bundle"
+	"github.com/wardenproject/warden/internal/atomicfile"
 	"github.com/wardenproject/warden/internal/home"
 	"github.com/wardenproject/warden/internal/keyid"
 	"github.com/wardenproject/warden/keyfile"
@@ -417,27 +418,6 @@ func (r *Registry) writeJSON(name string, v any) error {
 	return nil
 }
 
-// writeAtomic writes data to path (mode 0600) through a synced temporary file
-// and a rename.
-func writeAtomic(path string, data []byte) error {
-	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-*")
-	if err != nil {
-		return err
-	}
-	tmp := f.Name()
-	_, werr := f.Write(data)
-	if werr == nil {
-		werr = f.Sync()
-	}
-	if cerr := f.Close(); werr == nil {
-		werr = cerr
-	}
-	if werr == nil {
-		werr = os.Rename(tmp, path)
-	}
-	if werr != nil {
-		os.Remove(tmp)
-		return fmt.Errorf("write %s: %w", path, werr)
-	}
-	return nil
-}
+// writeAtomic writes data to path (mode 0600) so that a crash leaves the old
+// or the new document, never a mix.
+func writeAtomic(path string, data []byte) error { return atomicfile.Write(path, data, 0o600) }

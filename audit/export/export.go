@@ -11,6 +11,7 @@ import (
 	"strings"
 
 	"github.com/wardenproject/warden/audit"
+	"github.com/wardenproject/warden/internal/atomicfile"
 )
 
 // stateDir holds the cursors and the recorded configuration hash, inside the
@@ -158,36 +159,10 @@ func (x *Exporter) setCursor(name string, next uint64) error {
 }
 
 // writeAtomic replaces p with data so that a crash leaves the old or the new
-// content, never a mix: write a temporary file, fsync, rename, fsync the dir.
+// content, never a mix.
 func writeAtomic(p string, data []byte) error {
-	dir := filepath.Dir(p)
-	if err := os.MkdirAll(dir, 0o700); err != nil {
+	if err := os.MkdirAll(filepath.Dir(p), 0o700); err != nil {
 		return err
 	}
-	f, err := os.CreateTemp(dir, ".tmp-*")
-	if err != nil {
-		return fmt.Errorf("write %s: %w", p, err)
-	}
-	tmp := f.Name()
-	defer os.Remove(tmp)
-	if _, err := f.Write(data); err != nil {
-		f.Close()
-		return fmt.Errorf("write %s: %w", p, err)
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return fmt.Errorf("fsync %s: %w", p, err)
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	if err := os.Rename(tmp, p); err != nil {
-		return fmt.Errorf("replace %s: %w", p, err)
-	}
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	return d.Sync()
+	return atomicfile.Write(p, data, 0o600)
 }

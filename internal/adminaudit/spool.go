@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/wardenproject/warden/audit"
+	"github.com/wardenproject/warden/internal/atomicfile"
 )
 
 // The spool (docs/audit-format.md §8) holds administrative events that could
@@ -145,17 +146,7 @@ func writeSynced(path string, data []byte) error {
 	return f.Close()
 }
 
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	if err := d.Sync(); err != nil {
-		return fmt.Errorf("sync directory %s: %w", dir, err)
-	}
-	return nil
-}
+func syncDir(dir string) error { return atomicfile.SyncDir(dir) }
 
 // ParseSpooled decodes one spool file's contents into the event to append:
 // the spool id and the original time move into Detail (DetailSpoolID,

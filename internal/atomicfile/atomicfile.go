@@ -1,0 +1,57 @@
+// Package atomicfile replaces small state files so that a crash leaves either
+// the old content or the new, never a mix: the bytes go to a temporary file in
+// the same directory, are fsynced, renamed over the target, and the directory
+// is fsynced so that the rename itself survives a power cut.
+//
+// Cursors, trust state, spool entries: every file warden rewrites in place and
+// later trusts goes through here, so there is one implementation to get right.
+package atomicfile
+
+import (
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+)
+
+// Write replaces path with data, created with mode perm.
+func Write(path string, data []byte, perm fs.FileMode) error {
+	dir := filepath.Dir(path)
+	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
+	if err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	tmp := f.Name()
+	werr := f.Chmod(perm)
+	if werr == nil {
+		_, werr = f.Write(data)
+	}
+	if werr == nil {
+		werr = f.Sync()
+	}
+	if cerr := f.Close(); werr == nil {
+		werr = cerr
+	}
+	if werr == nil {
+		werr = os.Rename(tmp, path)
+	}
+	if werr != nil {
+		os.Remove(tmp)
+		return fmt.Errorf("write %s: %w", path, werr)
+	}
+	return SyncDir(dir)
+}
+
+// SyncDir fsyncs a directory, making the creation, rename or removal of its
+// entries durable.
+func SyncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return fmt.Errorf("sync directory %s: %w", dir, err)
+	}
+	defer d.Close()
+	if err := d.Sync(); err != nil {
+		return fmt.Errorf("sync directory %s: %w", dir, err)
+	}
+	return nil
+}
