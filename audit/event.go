@@ -227,7 +227,8 @@ func (e *Event) appendBeforeID(b []byte) []byte {
 	}
 	if len(e.Detail) > 0 {
 		b = append(b, `,"detail":{`...)
-		for i, k := range sortedKeys(e.Detail) {
+		var kb [8]string
+		for i, k := range sortedKeys(e.Detail, kb[:0]) {
 			if i > 0 {
 				b = append(b, ',')
 			}
@@ -262,8 +263,47 @@ func (e *Event) appendAfterID(b []byte) []byte {
 	b, _ = member(b, true, "resource", e.Resource)
 	b, _ = member(b, true, "session", e.Session)
 	b = append(b, `,"time":"`...)
-	b = e.Time.UTC().AppendFormat(b, timeLayout)
+	b = appendTime(b, e.Time)
 	return append(b, `"}`...)
+}
+
+// appendTime appends t in UTC as timeLayout does, for years 0..9999 (validate
+// allows 1..9999), without time.Format's layout interpretation: this runs on
+// every audited call.
+func appendTime(b []byte, t time.Time) []byte {
+	t = t.UTC()
+	year, month, day := t.Date()
+	hour, minute, sec := t.Clock()
+	if year < 0 || year > 9999 {
+		return t.AppendFormat(b, timeLayout)
+	}
+	b = appendDigits(b, year, 4)
+	b = append(b, '-')
+	b = appendDigits(b, int(month), 2)
+	b = append(b, '-')
+	b = appendDigits(b, day, 2)
+	b = append(b, 'T')
+	b = appendDigits(b, hour, 2)
+	b = append(b, ':')
+	b = appendDigits(b, minute, 2)
+	b = append(b, ':')
+	b = appendDigits(b, sec, 2)
+	b = append(b, '.')
+	b = appendDigits(b, t.Nanosecond(), 9)
+	return append(b, 'Z')
+}
+
+// appendDigits appends the non-negative v in exactly width decimal digits.
+func appendDigits(b []byte, v, width int) []byte {
+	n := len(b)
+	for range width {
+		b = append(b, 0)
+	}
+	for i := len(b) - 1; i >= n; i-- {
+		b[i] = byte('0' + v%10)
+		v /= 10
+	}
+	return b
 }
 
 // member appends "key":"value" when value is not empty, preceded by a comma
@@ -282,8 +322,24 @@ func member(b []byte, sep bool, key, value string) ([]byte, bool) {
 }
 
 // sortedKeys orders detail keys by bytes, which for the ASCII keys validate
-// allows is also RFC 8785's UTF-16 code unit order.
-func sortedKeys(m map[string]string) []string { return slices.Sorted(maps.Keys(m)) }
+// allows is also RFC 8785's UTF-16 code unit order. Details are small, so the
+// keys are sorted into buf (on the caller's stack) by insertion when they fit:
+// this runs on every audited call.
+func sortedKeys(m map[string]string, buf []string) []string {
+	if len(m) > cap(buf) {
+		return slices.Sorted(maps.Keys(m))
+	}
+	keys := buf[:0]
+	for k := range m {
+		i := len(keys)
+		keys = append(keys, k)
+		for ; i > 0 && keys[i-1] > k; i-- {
+			keys[i] = keys[i-1]
+		}
+		keys[i] = k
+	}
+	return keys
+}
 
 const hexDigits = "0123456789abcdef"
 
@@ -295,6 +351,16 @@ const hexDigits = "0123456789abcdef"
 func appendString(b []byte, s string) []byte {
 	b = append(b, '"')
 	for i := 0; i < len(s); {
+		// Copy the run of characters that need no escaping in one go.
+		j := i
+		for j < len(s) && s[j] >= 0x20 && s[j] < utf8.RuneSelf && s[j] != '"' && s[j] != '\\' {
+			j++
+		}
+		if j > i {
+			b = append(b, s[i:j]...)
+			i = j
+			continue
+		}
 		c := s[i]
 		if c < utf8.RuneSelf {
 			switch {

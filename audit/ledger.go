@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math/bits"
 	"os"
 	"path/filepath"
 	"slices"
@@ -697,30 +698,28 @@ func (l *Ledger) loadFrontier(n uint64) error {
 }
 
 // appendStoredHashes appends the hashes tlog stores for record n with leaf
-// hash h, and advances the frontier.
+// hash h, and advances the frontier. It computes what
+// tlog.StoredHashesForRecordHash does, straight from the frontier and without
+// allocating: the writer runs it for every event.
 func (l *Ledger) appendStoredHashes(buf []byte, n uint64, h tlog.Hash) ([]byte, error) {
-	hs, err := tlog.StoredHashesForRecordHash(int64(n), h, tlog.HashReaderFunc(l.frontierHashes))
-	if err != nil {
-		return buf, fmt.Errorf("store tree hashes of event %d: %w", n, err)
-	}
-	for lvl, x := range hs {
-		l.frontier[lvl] = x
-		l.frontIdx[lvl] = tlog.StoredHashIndex(lvl, int64(n>>uint(lvl)))
-		buf = append(buf, x[:]...)
-	}
-	return buf, nil
-}
-
-func (l *Ledger) frontierHashes(indexes []int64) ([]tlog.Hash, error) {
-	out := make([]tlog.Hash, len(indexes))
-	for i, idx := range indexes {
-		lvl, _ := tlog.SplitStoredHashIndex(idx)
-		if l.frontIdx[lvl] != idx {
-			return nil, fmt.Errorf("hash %d (level %d) is not on the frontier", idx, lvl)
+	// Each trailing 1 bit of n completes a subtree, whose left half is the
+	// frontier node at that level.
+	m := bits.TrailingZeros64(n + 1)
+	for lvl := range m {
+		if idx := tlog.StoredHashIndex(lvl, int64(n>>uint(lvl))-1); l.frontIdx[lvl] != idx {
+			return buf, fmt.Errorf("store tree hashes of event %d: hash %d (level %d) is not on the frontier", n, idx, lvl)
 		}
-		out[i] = l.frontier[lvl]
 	}
-	return out, nil
+	for lvl := 0; ; lvl++ {
+		left := l.frontier[lvl]
+		l.frontier[lvl] = h
+		l.frontIdx[lvl] = tlog.StoredHashIndex(lvl, int64(n>>uint(lvl)))
+		buf = append(buf, h[:]...)
+		if lvl == m {
+			return buf, nil
+		}
+		h = tlog.NodeHash(left, h)
+	}
 }
 
 // fileHashes reads stored hashes from the hash file.
@@ -793,7 +792,7 @@ func (l *Ledger) Enqueue(ev *Event) (uint64, error) {
 	ev.ID = string(p[idStart:])
 	p = append(p, '"')
 	p = append(p, b[split:]...)
-	finishRecord(p[start:], idx)
+	frameRecord(p[start:], idx)
 	l.pending = p
 	l.mu.Unlock()
 
@@ -936,20 +935,22 @@ func (l *Ledger) commit(buf []byte, start, end uint64) error {
 		}
 	}
 	seg := l.active
-	if _, err := seg.f.Write(buf); err != nil {
-		return fmt.Errorf("write %s: %w", seg.path, err)
-	}
 	offs := make([]int64, 0, end-start)
 	hb := l.hashBuf[:0]
 	p := 0
 	for i := start; i < end; i++ {
 		size := int(binary.BigEndian.Uint32(buf[p:]))
+		rec := buf[p : p+recHeaderSize+size]
+		sealRecord(rec) // Enqueue framed it; the checksum is the writer's job
 		offs = append(offs, l.actSize+int64(p))
 		var err error
-		if hb, err = l.appendStoredHashes(hb, i, tlog.RecordHash(buf[p+recHeaderSize:p+recHeaderSize+size])); err != nil {
+		if hb, err = l.appendStoredHashes(hb, i, tlog.RecordHash(rec[recHeaderSize:])); err != nil {
 			return err
 		}
-		p += recHeaderSize + size
+		p += len(rec)
+	}
+	if _, err := seg.f.Write(buf); err != nil {
+		return fmt.Errorf("write %s: %w", seg.path, err)
 	}
 	if err := l.flushHashes(hb); err != nil {
 		return err

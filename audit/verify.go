@@ -394,18 +394,18 @@ type hashCache struct {
 	pos  int64
 	done bool
 	err  error
+	got  tlog.Hash // read buffer: a local would escape through io.ReadFull, once per stored hash
 }
 
 func (c *hashCache) check(h tlog.Hash, index uint64) {
 	if c == nil || c.done || c.err != nil {
 		return
 	}
-	var got tlog.Hash
-	if _, err := io.ReadFull(c.r, got[:]); err != nil {
+	if _, err := io.ReadFull(c.r, c.got[:]); err != nil {
 		c.done = true
 		return
 	}
-	if got != h {
+	if c.got != h {
 		c.err = integrity(ErrHashCache, int64(index), -1, hashFile, hashHeaderSize+c.pos*tlog.HashSize,
 			"stored tree hash %d differs from the one recomputed from the records; the records are intact — delete the hashes file and open the ledger for writing to rebuild it", c.pos)
 	}
