@@ -110,6 +110,19 @@ func ledgerHint(err error) string {
 	return "run 'warden audit verify' to see what is wrong with the ledger"
 }
 
+// hostStartHint says what to do when a host cannot start on --home: a ledger
+// held by another process, or a ledger that does not pass its checks.
+func hostStartHint(err error) string {
+	var ie *audit.IntegrityError
+	if errors.As(err, &ie) {
+		return ledgerHint(err)
+	}
+	if errors.Is(err, audit.ErrLocked) {
+		return "another warden process (such as 'warden mcp') is serving this --home; stop it or use another --home"
+	}
+	return "check that --home is a private directory you own"
+}
+
 // isWitnessKind reports whether Open refused the ledger for not extending
 // its witness — the refusals audit.WithRecovery may override.
 func isWitnessKind(ie *audit.IntegrityError) bool {

@@ -67,7 +67,7 @@ non-loopback Host or Origin header are refused.
 				Log:       func(plugin, stream, line string) { fmt.Fprintf(a.errOut, "%s %s: %s\n", plugin, stream, line) },
 			})
 			if err != nil {
-				return withHint(err, "check --home; only one warden process may serve a home at a time")
+				return withHint(err, hostStartHint(err))
 			}
 			defer h.Close()
 			front, err := mcpfront.New(ctx, mcpfront.Config{

@@ -73,6 +73,9 @@ the policy asks for are prompted on a terminal and denied otherwise.`,
 			logs := &logPrinter{w: a.errOut}
 			h, err := host.New(ctx, host.Config{Home: homeDir, Confirmer: confirm, Log: logs.line})
 			if err != nil {
+				if a.homeFlag != "" {
+					return withHint(err, hostStartHint(err))
+				}
 				return withHint(err, "pass --home with a private directory, or leave it out to use a temporary one")
 			}
 			defer h.Close()
