@@ -1130,20 +1130,8 @@ func (l *Ledger) closeFiles() error {
 	return first
 }
 
-func writeFileSync(p string, b []byte) error {
-	f, err := os.OpenFile(p, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
-	if err != nil {
-		return err
-	}
-	if _, err := f.Write(b); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return err
-	}
-	return f.Close()
+func writeFileSync(p string, data []byte) error {
+	return atomicfile.WriteSynced(p, data, os.O_CREATE|os.O_TRUNC)
 }
 
 func syncDir(dir string) error { return atomicfile.SyncDir(dir) }

@@ -10,6 +10,7 @@ import (
 	"github.com/tetratelabs/wazero"
 	"github.com/tetratelabs/wazero/api"
 	"github.com/tetratelabs/wazero/imports/wasi_snapshot_preview1"
+	"github.com/wardenproject/warden/internal/cpumeter"
 )
 
 // BenchmarkInvoke is a warm tool call through the whole host: lookup, input
@@ -25,7 +26,7 @@ func BenchmarkInvoke(b *testing.B) {
 	must(b, err)
 	b.ReportAllocs()
 	b.ResetTimer()
-	defer meterCPU(b)()
+	defer cpumeter.Start(b)()
 	for b.Loop() {
 		if _, err := h.Invoke(ctx, "hello", "greet", in); err != nil {
 			b.Fatal(err)
@@ -44,7 +45,7 @@ func BenchmarkInvokeParallel(b *testing.B) {
 	b.ReportAllocs()
 	b.SetParallelism(8)
 	b.ResetTimer()
-	defer meterCPU(b)()
+	defer cpumeter.Start(b)()
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {
 			if _, err := h.Invoke(ctx, "hello", "greet", in); err != nil {
@@ -67,7 +68,7 @@ func BenchmarkColdStartFromCache(b *testing.B) {
 	in := json.RawMessage(`{"name":"Ada"}`)
 	b.ReportAllocs()
 	b.ResetTimer()
-	defer meterCPU(b)()
+	defer cpumeter.Start(b)()
 	for b.Loop() {
 		h.evict(ctx, "hello")
 		if _, err := h.Invoke(ctx, "hello", "greet", in); err != nil {
@@ -102,7 +103,7 @@ func BenchmarkColdStartRawWazero(b *testing.B) {
 	must(b, cm.Close(ctx))
 	b.ReportAllocs()
 	b.ResetTimer()
-	defer meterCPU(b)()
+	defer cpumeter.Start(b)()
 	for b.Loop() {
 		cm, err := r.CompileModule(ctx, wasmBytes)
 		if err != nil {
@@ -127,7 +128,7 @@ func BenchmarkDurableFloor(b *testing.B) {
 	rec := make([]byte, 512)
 	b.ReportAllocs()
 	b.ResetTimer()
-	defer meterCPU(b)()
+	defer cpumeter.Start(b)()
 	for b.Loop() {
 		if _, err := f.Write(rec); err != nil {
 			b.Fatal(err)

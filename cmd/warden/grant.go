@@ -38,6 +38,15 @@ func openStateStore(ctx context.Context, a *app, homeDir string) (*store.Store, 
 	return st, nil
 }
 
+// homeStore opens the state store of the resolved --home.
+func (a *app) homeStore(ctx context.Context) (*store.Store, error) {
+	homeDir, err := a.home()
+	if err != nil {
+		return nil, err
+	}
+	return openStateStore(ctx, a, homeDir)
+}
+
 func ctxOf(cmd *cobra.Command) context.Context {
 	if ctx := cmd.Context(); ctx != nil {
 		return ctx
@@ -90,11 +99,7 @@ always-ask category.`,
 			if wild, why := pat.Wildcard(); wild {
 				fmt.Fprintf(a.errOut, "warning: %s is very broad: it %s\n", pat, why)
 			}
-			homeDir, err := a.home()
-			if err != nil {
-				return err
-			}
-			st, err := openStateStore(ctx, a, homeDir)
+			st, err := a.homeStore(ctx)
 			if err != nil {
 				return err
 			}
@@ -168,11 +173,7 @@ func grantsCmd(a *app) *cobra.Command {
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := ctxOf(cmd)
-			homeDir, err := a.home()
-			if err != nil {
-				return err
-			}
-			st, err := openStateStore(ctx, a, homeDir)
+			st, err := a.homeStore(ctx)
 			if err != nil {
 				return err
 			}
@@ -241,11 +242,7 @@ func revokeCmd(a *app) *cobra.Command {
 			if n != 1 {
 				return usageErr(errors.New("revoke takes exactly one of --token, --plugin, --publisher, --key, --grant"), "run 'warden revoke --help'")
 			}
-			homeDir, err := a.home()
-			if err != nil {
-				return err
-			}
-			st, err := openStateStore(ctx, a, homeDir)
+			st, err := a.homeStore(ctx)
 			if err != nil {
 				return err
 			}

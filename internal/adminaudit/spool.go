@@ -131,19 +131,7 @@ func Spool(dir string, ev *audit.Event) (string, error) {
 }
 
 func writeSynced(path string, data []byte) error {
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
-	if err != nil {
-		return err
-	}
-	if _, err := f.Write(data); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return err
-	}
-	return f.Close()
+	return atomicfile.WriteSynced(path, data, os.O_CREATE|os.O_EXCL)
 }
 
 func syncDir(dir string) error { return atomicfile.SyncDir(dir) }

@@ -42,6 +42,25 @@ func Write(path string, data []byte, perm fs.FileMode) error {
 	return SyncDir(dir)
 }
 
+// WriteSynced writes data to path opened with flag (O_WRONLY is implied) and
+// mode 0600, and fsyncs it before closing. It is for files whose caller makes
+// the final step atomic itself: an O_EXCL create, or a rename that follows.
+func WriteSynced(path string, data []byte, flag int) error {
+	f, err := os.OpenFile(path, os.O_WRONLY|flag, 0o600)
+	if err != nil {
+		return err
+	}
+	if _, err := f.Write(data); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
+}
+
 // SyncDir fsyncs a directory, making the creation, rename or removal of its
 // entries durable.
 func SyncDir(dir string) error {

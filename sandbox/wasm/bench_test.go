@@ -26,6 +26,7 @@ import (
 	"github.com/tetratelabs/wazero"
 	"github.com/tetratelabs/wazero/api"
 	"github.com/tetratelabs/wazero/imports/wasi_snapshot_preview1"
+	"github.com/wardenproject/warden/internal/cpumeter"
 )
 
 // rawRuntime is the floor: WASI and a "warden" module whose functions return
@@ -303,7 +304,7 @@ func BenchmarkCPULoop(b *testing.B) {
 		must(b, err)
 		stack := make([]uint64, 4)
 		b.ReportAllocs()
-		defer meterCPU(b)()
+		defer cpumeter.Start(b)()
 		for b.Loop() {
 			if _, err := rawInvoke(ctx, mod, stack, "fnv", input); err != nil {
 				b.Fatal(err)
@@ -313,7 +314,7 @@ func BenchmarkCPULoop(b *testing.B) {
 	b.Run("warden/close-on-done", func(b *testing.B) {
 		inst := instantiate(b, compile(b, goGuest(b)), InstanceConfig{Gate: newTestGate(nil)})
 		b.ReportAllocs()
-		defer meterCPU(b)()
+		defer cpumeter.Start(b)()
 		for b.Loop() {
 			if _, err := inst.Invoke(ctx, "fnv", input); err != nil {
 				b.Fatal(err)

@@ -24,6 +24,7 @@ import (
 
 	"github.com/tetratelabs/wazero"
 	"github.com/tetratelabs/wazero/api"
+	"github.com/wardenproject/warden/internal/cpumeter"
 )
 
 // loopWAT has the FNV loop of the Go guest's "fnv" tool twice, plain and
@@ -135,7 +136,7 @@ func BenchmarkInterruptCheck(b *testing.B) {
 		f := mod.ExportedFunction(fn)
 		stack := make([]uint64, 1)
 		b.ReportAllocs()
-		defer meterCPU(b)()
+		defer cpumeter.Start(b)()
 		for b.Loop() {
 			ctx, cancel := context.WithTimeout(context.Background(), DefaultTimeout)
 			stack[0] = n

@@ -1,8 +1,0 @@
-//go:build !unix
-
-package wasm
-
-import "testing"
-
-// meterCPU reports nothing where getrusage does not exist.
-func meterCPU(*testing.B) func() { return func() {} }
