@@ -7,6 +7,8 @@ import (
 	"io"
 	"strings"
 	"testing"
+
+	"github.com/modelcontextprotocol/go-sdk/jsonrpc"
 )
 
 // FuzzSplitToolName checks that every name ToolName makes splits back into
@@ -31,8 +33,9 @@ type nopCloser struct{ io.Writer }
 func (nopCloser) Close() error { return nil }
 
 // FuzzLineFilter feeds arbitrary bytes to the stdio line filter: it must
-// never panic, must pass on only lines that are JSON, and must answer every
-// other non-empty line with one JSON-RPC error response.
+// never panic, must pass on only lines the SDK's own decoder accepts (so no
+// line can end the session), and must answer every other non-empty line with
+// one JSON-RPC error response.
 func FuzzLineFilter(f *testing.F) {
 	for _, s := range []string{
 		"not json\n",
@@ -41,6 +44,15 @@ func FuzzLineFilter(f *testing.F) {
 		`{"jsonrpc":"2.0","id":{"a":1}}` + "\n",
 		strings.Repeat("x", 300) + "\n{}",
 		"\xff\xfe\n",
+		// Each of these once ended `warden mcp` over stdio (issue 10).
+		"[]\n[1,2]\n",
+		`[{"jsonrpc":"2.0","id":1,"method":"ping"}]` + "\n",
+		`{"jsonrpc":"2.0","id":{},"method":"ping"}` + "\n",
+		`{"jsonrpc":"2.0","id":[1],"method":"ping"}` + "\n",
+		`{"jsonrpc":"2.0","id":true,"method":"ping"}` + "\n",
+		`{"jsonrpc":"2.0","id":1,"method":5}` + "\n",
+		`{"jsonrpc":"2.0","id":1,"error":"x"}` + "\n",
+		`{"jsonrpc":"2.0","result":{}}` + "\n",
 	} {
 		f.Add([]byte(s))
 	}
@@ -56,6 +68,9 @@ func FuzzLineFilter(f *testing.F) {
 		for sc.Scan() {
 			if !json.Valid(sc.Bytes()) {
 				t.Fatalf("passed on a line that is not JSON: %q", sc.Bytes())
+			}
+			if _, err := jsonrpc.DecodeMessage(sc.Bytes()); err != nil || sc.Bytes()[0] != '{' {
+				t.Fatalf("passed on a line the SDK would end the session on: %q (%v)", sc.Bytes(), err)
 			}
 		}
 		sc = bufio.NewScanner(&out)

@@ -8,12 +8,15 @@ import (
 	"fmt"
 	"io"
 	"sync"
+
+	"github.com/modelcontextprotocol/go-sdk/jsonrpc"
 )
 
 // The SDK's stdio transport ends the session at the first line it cannot
 // decode, without a word to the client. warden answers such a line the way
 // JSON-RPC 2.0 (section 5.1) says — a Parse error (-32700) or Invalid Request
-// (-32600) response with a null or echoed id — and keeps the session.
+// (-32600) response with a null or echoed id — and keeps the session, as the
+// HTTP transport does.
 
 // lockedWriter serialises whole-message writes from the SDK and the filter.
 // The SDK writes each message and its newline in one Write call.
@@ -85,6 +88,17 @@ func (l *lineFilter) readLine() (line []byte, tooLong bool, err error) {
 }
 
 // check reports whether msg may go to the SDK, answering it otherwise.
+//
+// The rule is the SDK's own: a line passes only if jsonrpc.DecodeMessage —
+// the decoder the SDK's stdio transport runs on every line — accepts it,
+// so no line that reaches the SDK can make it end the session. Checking
+// fields one by one here (as this filter once did) let through lines the
+// decoder refuses (an id that is an object, an array or a boolean) and each
+// of them ended `warden mcp`.
+//
+// Batches are refused whole. MCP removed JSON-RPC batching in 2025-06-18,
+// the SDK ends the session on a batch after that version and on a
+// malformed one before it, and no MCP client sends them.
 func (l *lineFilter) check(msg []byte) bool {
 	if !json.Valid(msg) {
 		l.reply(nil, -32700, "Parse error: the line is not JSON; send one JSON-RPC 2.0 message per line")
@@ -92,28 +106,46 @@ func (l *lineFilter) check(msg []byte) bool {
 	}
 	switch msg[0] {
 	case '[':
-		return true // a batch: the SDK answers it by protocol version
+		l.reply(nil, -32600, "Invalid Request: JSON-RPC batches are not supported (MCP removed them in protocol version 2025-06-18); send one message per line")
+		return false
 	case '{':
 	default:
 		l.reply(nil, -32600, "Invalid Request: a JSON-RPC message is a JSON object")
 		return false
 	}
-	var m struct {
-		JSONRPC string          `json:"jsonrpc"`
-		ID      json.RawMessage `json:"id"`
-		Method  *string         `json:"method"`
-		Result  json.RawMessage `json:"result"`
-		Error   json.RawMessage `json:"error"`
-	}
-	if err := json.Unmarshal(msg, &m); err != nil || m.JSONRPC != "2.0" || (m.Method == nil && m.Result == nil && m.Error == nil) {
-		id := m.ID
-		if t := bytes.TrimSpace(id); len(t) == 0 || (t[0] != '"' && (t[0] < '0' || t[0] > '9') && t[0] != '-') {
-			id = nil
-		}
-		l.reply(id, -32600, `Invalid Request: a JSON-RPC 2.0 message needs "jsonrpc":"2.0" and a method, result or error`)
+	if _, err := jsonrpc.DecodeMessage(msg); err != nil {
+		l.reply(echoID(msg), -32600, `Invalid Request: a JSON-RPC 2.0 message needs "jsonrpc":"2.0", an id that is a string, a number or null, and a method (a string), or a result or error`)
 		return false
 	}
 	return true
+}
+
+// echoID returns the id of a refused message when it is one a response may
+// carry (a string or a number), else nil: JSON-RPC answers a request whose
+// id cannot be read with a null id.
+func echoID(msg []byte) json.RawMessage {
+	var m struct {
+		ID json.RawMessage `json:"id"`
+	}
+	if json.Unmarshal(msg, &m) != nil {
+		return nil
+	}
+	id := bytes.TrimSpace(m.ID)
+	if len(id) == 0 {
+		return nil
+	}
+	switch c := id[0]; {
+	case c == '"':
+		return id
+	case c == '-' || c >= '0' && c <= '9':
+		var n json.Number
+		if json.Unmarshal(id, &n) == nil {
+			if _, err := n.Int64(); err == nil {
+				return id
+			}
+		}
+	}
+	return nil
 }
 
 func (l *lineFilter) reply(id json.RawMessage, code int, msg string) {

@@ -154,23 +154,33 @@ func TestMCPBinaryMalformedInput(t *testing.T) {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	in := "this is not json\n" + `{"id":7,"method":"tools/list"}` + "\n" +
+	// Each line but the last once ended the process (issue 10, finding 6):
+	// every one must get its own error response and the session go on.
+	bad := []string{"this is not json", `{"id":7,"method":"tools/list"}`, "[]", "[1,2]",
+		`{"jsonrpc":"2.0","id":{"a":1},"method":"ping"}`, `{"jsonrpc":"2.0","id":[1],"method":"ping"}`,
+		`{"jsonrpc":"2.0","id":true,"method":"ping"}`, `[{"jsonrpc":"2.0","id":2,"method":"ping"}]`}
+	in := strings.Join(bad, "\n") + "\n" +
 		`{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"raw","version":"1"}}}` + "\n"
 	if _, err := io.WriteString(stdin, in); err != nil {
 		t.Fatal(err)
 	}
 	sc := bufio.NewScanner(stdout)
 	var lines []string
-	for len(lines) < 3 && sc.Scan() {
+	for len(lines) < len(bad)+1 && sc.Scan() {
 		lines = append(lines, sc.Text())
 	}
 	stdin.Close()
 	if err := cmd.Wait(); err != nil {
 		t.Errorf("warden mcp exited with %v after malformed input", err)
 	}
-	if len(lines) != 3 || !strings.Contains(lines[0], `"code":-32700`) || !strings.Contains(lines[1], `"code":-32600`) ||
-		!strings.Contains(lines[1], `"id":7`) || !strings.Contains(lines[2], `"serverInfo"`) {
+	if len(lines) != len(bad)+1 || !strings.Contains(lines[0], `"code":-32700`) || !strings.Contains(lines[1], `"id":7`) ||
+		!strings.Contains(lines[len(bad)], `"serverInfo"`) {
 		t.Fatalf("responses:\n%s", strings.Join(lines, "\n"))
+	}
+	for i, l := range lines[1:len(bad)] {
+		if !strings.Contains(l, `"code":-32600`) {
+			t.Errorf("line %q: response %s, want an Invalid Request error", bad[i+1], l)
+		}
 	}
 }
 
