@@ -86,6 +86,10 @@ const (
 	ActionKeyRotate     = "key.rotate"
 	ActionExportConfig  = "export.config"
 	ActionLedgerRecover = "ledger.recover"
+	// ActionTokenMint is a token minted by hand (`warden token mint`),
+	// outside the host's policy and grants: the trail must show every token
+	// that exists, however it was made.
+	ActionTokenMint = "token.mint"
 )
 
 // ErrInvalidEvent is returned (wrapped) when an event cannot be encoded: a

@@ -10,6 +10,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/wardenproject/warden/audit"
 	"github.com/wardenproject/warden/capability"
 )
 
@@ -205,6 +206,19 @@ only for a valid token, 1 for an invalid one, and names the reason.`,
 	return cmd
 }
 
+// mintEvent is the audit event of a hand-minted token: what it grants, to
+// whom, until when, and its hash (never the token itself).
+func mintEvent(c *capability.Capability) *audit.Event {
+	return &audit.Event{
+		Action: audit.ActionTokenMint, Resource: c.Resource.String(), CapHash: c.Hash, Outcome: audit.OutcomeOK,
+		Decision: audit.Decision{Effect: audit.EffectAllow, By: "cli", Reason: "minted by hand with 'warden token mint' (development only): policy and grants were not asked"},
+		Detail: map[string]string{
+			"subject": c.Subject, "audience": c.Audience, "actions": strings.Join(c.Actions, ","),
+			"jti": c.ID, "expires": c.Expires.UTC().Format(time.RFC3339),
+		},
+	}
+}
+
 // capJSON is the --json view of a capability.
 func capJSON(c *capability.Capability) map[string]any {
 	m := map[string]any{
@@ -226,7 +240,9 @@ func tokenMintCmd(a *app) *cobra.Command {
 		Short: "Mint a token with the host key (development only)",
 		Long: `mint signs a token with the host key under --home, bypassing policy and
 grants. It exists for developing and testing plugins; a running host mints
-tokens itself. The token alone is the last line of standard output.`,
+tokens itself. The minting is recorded in the audit ledger (a token.mint event
+with the token's hash, never the token) before the token is shown. The token
+alone is the last line of standard output.`,
 		Example: `  TOKEN=$(warden token mint --sub acme.sheets --aud dev --res 'filesystem:/tmp/x/**' --acts read --ttl 60s)`,
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -244,10 +260,19 @@ tokens itself. The token alone is the last line of standard output.`,
 			if err != nil {
 				return err
 			}
+			homeDir, err := a.home()
+			if err != nil {
+				return err
+			}
 			fmt.Fprintln(a.errOut, "warning: development only — this token bypasses policy and grants")
 			tok, c, err := capability.NewIssuer(ring.Signer()).Mint(req)
 			if err != nil {
 				return usageErr(err, "check --res, --acts (valid for the resource kind) and --ttl (1s to 1h)")
+			}
+			// The token is shown only once its minting is in the trail: a
+			// token that bypasses policy must never exist unrecorded.
+			if err := (ledgerRecorder{home: homeDir, notice: a.errOut}).append(ctxOf(cmd), mintEvent(c), audit.ActionTokenMint); err != nil {
+				return fmt.Errorf("token mint: the audit ledger refused the event, so the token is not shown: %w", err)
 			}
 			if a.json {
 				return a.printJSON(map[string]any{"token": tok, "capability": capJSON(c)})

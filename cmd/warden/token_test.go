@@ -124,3 +124,41 @@ func TestTokenMintUsage(t *testing.T) {
 		t.Fatalf("ttl over the maximum: exit %d, want 2", code)
 	}
 }
+
+// TestTokenMintIsAudited: a token made by hand bypasses policy and grants,
+// so its minting must be in the trail (issue 10): the event names what it
+// grants, to whom, and its hash, never the token itself. A mint that fails
+// writes nothing.
+func TestTokenMintIsAudited(t *testing.T) {
+	home := t.TempDir()
+	tok := mintCLI(t, home, mintArgs...)
+	if code, _, _ := runCLI(t, home, "token", "mint", "--sub", "x", "--aud", "y", "--res", "clipboard", "--acts", "spawn"); code != 2 {
+		t.Fatalf("a refused mint exited %d", code)
+	}
+	code, out, errOut := runCLI(t, home, "--json", "audit", "tail", "-n", "20")
+	if code != 0 {
+		t.Fatalf("audit tail: exit %d: %s", code, errOut)
+	}
+	if strings.Contains(out, tok) {
+		t.Fatal("the audit trail holds the token itself")
+	}
+	var mints []map[string]any
+	for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
+		var ev map[string]any
+		if err := json.Unmarshal([]byte(line), &ev); err != nil {
+			t.Fatalf("audit tail --json line %q: %v", line, err)
+		}
+		if ev["action"] == "token.mint" {
+			mints = append(mints, ev)
+		}
+	}
+	if len(mints) != 1 {
+		t.Fatalf("%d token.mint events, want 1:\n%s", len(mints), out)
+	}
+	ev := mints[0]
+	d, _ := ev["detail"].(map[string]any)
+	if ev["resource"] != "filesystem:/tmp/x" || ev["cap_hash"] != capability.TokenHash(tok) ||
+		d["subject"] != "acme.sheets" || d["audience"] != "dev" || d["actions"] != "list,read" {
+		t.Fatalf("token.mint event %v", ev)
+	}
+}
