@@ -31,9 +31,22 @@ type VerifyOptions struct {
 	// or none, is a rollback; a different root at its size, or another
 	// origin, an inconsistency.
 	Trusted *Checkpoint
-	// MoreTrusted are further checkpoints checked like Trusted: the host's
-	// witness (ReadWitness), a copy an auditor kept.
+	// MoreTrusted are further checkpoints checked like Trusted: a copy an
+	// auditor kept.
 	MoreTrusted []Checkpoint
+	// Witness is the path of the host's witness (DefaultWitnessPath of the
+	// ledger directory). When set, VerifyDir reads it before anything else,
+	// trusts its checkpoint like Trusted, and holds the log to the rule the
+	// host's Open applies: a log that holds events must have its witness
+	// (ErrWitnessMissing) and its checkpoints file (ErrCheckpointsMissing),
+	// and the witness must be of this log (ErrWitnessMismatch). A verifier
+	// that passed what the host then refuses would tell a person the log is
+	// fine when it is not. Report.Witness is the checkpoint it held.
+	Witness string
+	// IgnoreMissingWitness accepts a log with events whose witness is
+	// missing (a ledger directory copied without it); the report says so
+	// in Report.WitnessMissing. A witness that exists is always checked.
+	IgnoreMissingWitness bool
 }
 
 func (o VerifyOptions) trusted() []Checkpoint {
@@ -51,6 +64,12 @@ type Report struct {
 	Segments    int
 	Checkpoints int
 	Latest      *Checkpoint `json:",omitempty"`
+	// Witness is the witness checkpoint the log was checked against
+	// (VerifyOptions.Witness), nil when none was given or it was missing.
+	Witness *Checkpoint `json:",omitempty"`
+	// WitnessMissing: VerifyOptions.Witness names no file, and the log's
+	// events were accepted only because IgnoreMissingWitness said so.
+	WitnessMissing bool `json:",omitempty"`
 	// Unsigned counts the events after the latest checkpoint: intact records
 	// that no signature covers yet (the next checkpoint will).
 	Unsigned uint64
@@ -77,6 +96,21 @@ func (l *Ledger) Verify(ctx context.Context, progress func(done, total uint64)) 
 // an *IntegrityError naming the first problem.
 func VerifyDir(ctx context.Context, dir string, verifiers note.Verifiers, opts VerifyOptions) (*Report, error) {
 	rep := &Report{}
+	// The witness is read before the checkpoints: a running host replaces it
+	// only after a checkpoint is durable, so read in this order it is never
+	// ahead of the file.
+	haveWitness := false
+	if opts.Witness != "" {
+		w, ok, err := ReadWitness(opts.Witness, verifiers)
+		if err != nil {
+			return nil, err
+		}
+		if ok {
+			haveWitness = true
+			rep.Witness = &w
+			opts.MoreTrusted = append(slices.Clone(opts.MoreTrusted), w)
+		}
+	}
 	trusted := opts.trusted()
 	ob, err := os.ReadFile(filepath.Join(dir, originFile))
 	if errors.Is(err, os.ErrNotExist) {
@@ -99,6 +133,7 @@ func VerifyDir(ctx context.Context, dir string, verifiers note.Verifiers, opts V
 	if err != nil && !errors.Is(err, os.ErrNotExist) {
 		return nil, fmt.Errorf("verify audit ledger: %w", err)
 	}
+	ckptExisted := err == nil
 	var cps []Checkpoint
 	if len(cdata) > 0 {
 		notes, _, err := scanCheckpoints(cdata)
@@ -126,6 +161,10 @@ func VerifyDir(ctx context.Context, dir string, verifiers note.Verifiers, opts V
 			return nil, integrity(ErrInconsistent, int64(cps[k].Size), k, ckptFile, -1,
 				"checkpoints #%d and #%d both cover %d events but sign different roots", k-1, k, cps[k].Size)
 		}
+	}
+	if rep.Witness != nil && rep.Witness.Origin != rep.Origin {
+		return nil, integrity(ErrWitnessMismatch, -1, -1, opts.Witness, -1,
+			"the witness is of log %q but the ledger directory holds log %q: the directory was replaced", rep.Witness.Origin, rep.Origin)
 	}
 	for _, t := range trusted {
 		if t.Origin != rep.Origin {
@@ -201,6 +240,21 @@ func VerifyDir(ctx context.Context, dir string, verifiers note.Verifiers, opts V
 	}
 	if hashErr != nil {
 		return nil, hashErr
+	}
+	if opts.Witness != "" && n > 0 {
+		// The same refusals as the host's Open (checkWitness), in its order.
+		switch {
+		case !haveWitness && !opts.IgnoreMissingWitness:
+			return nil, integrity(ErrWitnessMissing, 0, -1, opts.Witness, -1,
+				"the log holds %d events but there is no witness of its checkpoints; every ledger writes one before its first event, "+
+					"so it was deleted, or the ledger directory was copied or moved without it, or its history was replaced", n)
+		case !haveWitness:
+			rep.WitnessMissing = true
+		}
+		if !ckptExisted {
+			return nil, integrity(ErrCheckpointsMissing, 0, -1, ckptFile, -1,
+				"the log holds %d events but its checkpoints file, created with the log, is gone", n)
+		}
 	}
 	if len(cps) > 0 {
 		last := cps[len(cps)-1]

@@ -334,3 +334,47 @@ func TestReadOnlyIgnoresWitness(t *testing.T) {
 		t.Fatal("a read-only open wrote a witness")
 	}
 }
+
+// TestVerifyAppliesTheWitnessRule: VerifyDir with VerifyOptions.Witness
+// refuses what Open refuses (issue 10: verify used to pass a ledger whose
+// witness was gone while the host refused it), and accepts a copy without
+// its witness only when told to, saying so in the report.
+func TestVerifyAppliesTheWitnessRule(t *testing.T) {
+	dir := t.TempDir()
+	l := openTest(t, dir)
+	for i := range 4 {
+		if _, err := l.Append(context.Background(), testEvent(i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	v, _ := Verifiers(vkey(t, newTestKey("host")))
+	wpath := DefaultWitnessPath(dir)
+	rep, err := VerifyDir(context.Background(), dir, v, VerifyOptions{Witness: wpath})
+	if err != nil || rep.Witness == nil || rep.Witness.Size != 4 || rep.WitnessMissing {
+		t.Fatalf("verify with the witness: %+v, %v", rep, err)
+	}
+	if err := os.Remove(wpath); err != nil {
+		t.Fatal(err)
+	}
+	openRefused(t, dir, ErrWitnessMissing)
+	if _, err := VerifyDir(context.Background(), dir, v, VerifyOptions{Witness: wpath}); !errors.Is(err, ErrWitnessMissing) {
+		t.Fatalf("verify without the witness: %v, want %v", err, ErrWitnessMissing)
+	}
+	rep, err = VerifyDir(context.Background(), dir, v, VerifyOptions{Witness: wpath, IgnoreMissingWitness: true})
+	if err != nil || !rep.WitnessMissing || rep.Events != 4 {
+		t.Fatalf("verify ignoring the missing witness: %+v, %v", rep, err)
+	}
+	// Without Witness, VerifyDir checks what it is given and no more.
+	if _, err := VerifyDir(context.Background(), dir, v, VerifyOptions{}); err != nil {
+		t.Fatalf("verify without a witness option: %v", err)
+	}
+	if err := os.Remove(filepath.Join(dir, ckptFile)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := VerifyDir(context.Background(), dir, v, VerifyOptions{Witness: wpath, IgnoreMissingWitness: true}); !errors.Is(err, ErrCheckpointsMissing) {
+		t.Fatalf("verify without checkpoints: %v, want %v", err, ErrCheckpointsMissing)
+	}
+}

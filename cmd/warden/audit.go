@@ -152,6 +152,7 @@ signed by the host key (docs/audit-format.md).`,
 
 func auditVerifyCmd(a *app) *cobra.Command {
 	var keys, trustedFiles []string
+	var ignoreMissingWitness bool
 	c := &cobra.Command{
 		Use:   "verify [--key VKEY]... [--trusted CHECKPOINT_FILE]...",
 		Short: "Recompute the whole tree and check every record and checkpoint",
@@ -162,11 +163,12 @@ exits 1 if anything is wrong. --key adds verifier keys (a key string or a file
 holding one) besides the host's own.
 
 The log must also extend every checkpoint verify trusts from outside the
-ledger directory: the host's witness (--home/audit.witness, used whenever it
-exists) and each --trusted file, a signed checkpoint note kept earlier (for
-example a copy of the witness an auditor took). A log whose checkpoints were
-deleted and whose events were rewritten passes the other checks as "unsigned";
-against a checkpoint kept elsewhere it fails.`,
+ledger directory: the host's witness (--home/audit.witness) and each --trusted
+file, a signed checkpoint note kept earlier (for example a copy of the witness
+an auditor took). A log whose checkpoints were deleted and whose events were
+rewritten passes the other checks as "unsigned"; against a checkpoint kept
+elsewhere it fails. A log that holds events but has no witness fails as the
+host refuses it, unless --ignore-missing-witness (for a copy made without it).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			home, err := a.home()
@@ -192,18 +194,11 @@ against a checkpoint kept elsewhere it fails.`,
 			if err != nil {
 				return usageErr(err, "pass the key printed by 'warden audit pubkey'")
 			}
-			var opts audit.VerifyOptions
-			// The witness is read before VerifyDir reads the checkpoints: a
-			// running host replaces it only after a checkpoint is durable, so
-			// read in this order it is never ahead of the file.
+			// The witness is checked by VerifyDir with the rules the host's
+			// Open applies, so that verify never passes a ledger the host
+			// refuses.
+			opts := audit.VerifyOptions{Witness: auditWitness(home), IgnoreMissingWitness: ignoreMissingWitness}
 			var sources []string
-			w, ok, err := audit.ReadWitness(auditWitness(home), verifiers)
-			if err != nil {
-				return a.reportIntegrity(err, "the witness "+auditWitness(home)+" is damaged or signed by an unknown key; pass an old host key with --key if the key was rotated")
-			}
-			if ok {
-				opts.MoreTrusted, sources = append(opts.MoreTrusted, w), append(sources, auditWitness(home))
-			}
 			for _, f := range trustedFiles {
 				data, err := os.ReadFile(f)
 				if err != nil {
@@ -225,6 +220,9 @@ against a checkpoint kept elsewhere it fails.`,
 			for _, t := range opts.MoreTrusted {
 				covers = covers || t.Size > 0
 			}
+			if w, ok, err := audit.ReadWitness(auditWitness(home), verifiers); err == nil && ok {
+				covers = covers || w.Size > 0
+			}
 			if _, err := os.Stat(filepath.Join(auditDir(home), "origin")); errors.Is(err, os.ErrNotExist) && !covers {
 				if a.json {
 					return a.printJSON(map[string]any{"ok": true, "report": map[string]any{"events": 0}})
@@ -238,7 +236,15 @@ against a checkpoint kept elsewhere it fails.`,
 			}
 			var ie *audit.IntegrityError
 			if errors.As(err, &ie) {
-				return a.reportIntegrity(err, "keep a copy of the ledger directory (and "+auditWitness(home)+") as evidence; do not open it for writing until it is examined")
+				hint := "keep a copy of the ledger directory (and " + auditWitness(home) + ") as evidence; do not open it for writing until it is examined"
+				switch {
+				case errors.Is(err, audit.ErrWitnessMissing):
+					hint = "the host refuses this ledger too. If the directory was copied without its witness, verify it with --ignore-missing-witness; " +
+						"to write to it again, examine it and run 'warden audit recover --note WHY'"
+				case ie.File == auditWitness(home):
+					hint = "the witness " + auditWitness(home) + " is damaged, of another log, or signed by an unknown key; pass an old host key with --key if the key was rotated"
+				}
+				return a.reportIntegrity(err, hint)
 			}
 			if err != nil {
 				return withHint(err, "is --home the right directory?")
@@ -246,9 +252,13 @@ against a checkpoint kept elsewhere it fails.`,
 			if a.json {
 				m := verifyReportJSON(rep)
 				var tj []map[string]any
+				if w := rep.Witness; w != nil {
+					tj = append(tj, map[string]any{"file": auditWitness(home), "size": w.Size, "root": w.Root.String()})
+				}
 				for i, t := range opts.MoreTrusted {
 					tj = append(tj, map[string]any{"file": sources[i], "size": t.Size, "root": t.Root.String()})
 				}
+				m["witness_missing"] = rep.WitnessMissing
 				m["trusted"] = tj
 				return a.printJSON(map[string]any{"ok": true, "report": m})
 			}
@@ -257,6 +267,12 @@ against a checkpoint kept elsewhere it fails.`,
 				fmt.Fprintf(a.out, ", latest covers %d", rep.Latest.Size)
 			}
 			fmt.Fprintln(a.out)
+			if w := rep.Witness; w != nil {
+				fmt.Fprintf(a.out, "extends the trusted checkpoint of %d events in %s\n", w.Size, auditWitness(home))
+			}
+			if rep.WitnessMissing {
+				fmt.Fprintf(a.out, "warning: the witness %s is missing (ignored as asked); the host refuses this ledger until 'warden audit recover' accepts it\n", auditWitness(home))
+			}
 			for i, t := range opts.MoreTrusted {
 				fmt.Fprintf(a.out, "extends the trusted checkpoint of %d events in %s\n", t.Size, sources[i])
 			}
@@ -271,6 +287,7 @@ against a checkpoint kept elsewhere it fails.`,
 	}
 	c.Flags().StringArrayVar(&keys, "key", nil, "extra verifier key (string or file)")
 	c.Flags().StringArrayVar(&trustedFiles, "trusted", nil, "a signed checkpoint kept earlier that the log must extend (file)")
+	c.Flags().BoolVar(&ignoreMissingWitness, "ignore-missing-witness", false, "verify a ledger whose witness is missing (a copy made without it); the host still refuses it")
 	return c
 }
 

@@ -191,12 +191,24 @@ func TestAuditCLIWitness(t *testing.T) {
 	if code != 1 || json.Unmarshal([]byte(out), &vr) != nil || vr.OK || vr.Kind != "rollback" {
 		t.Fatalf("verify with checkpoints deleted: exit %d %s", code, out)
 	}
-	// A third party without the witness, holding an older checkpoint.
+	// Without its witness the host refuses the ledger, so verify fails too
+	// (issue 10: it used to exit 0 without a word), and says how to go on.
 	os.Rename(witness, witness+".hidden")
-	if code, out, _ = runCLI(t, home, "audit", "verify"); code != 0 || !strings.Contains(out, "not yet covered") {
-		t.Fatalf("without any trusted checkpoint the log only looks unsigned: exit %d %s", code, out)
+	code, out, errOut = runCLI(t, home, "--json", "audit", "verify")
+	if code != 1 || json.Unmarshal([]byte(out), &vr) != nil || vr.OK || vr.Kind != "witness-missing" {
+		t.Fatalf("verify without the witness: exit %d %s%s", code, out, errOut)
 	}
-	code, out, _ = runCLI(t, home, "--json", "audit", "verify", "--trusted", kept)
+	code, _, errOut = runCLI(t, home, "audit", "verify")
+	if code != 1 || !strings.Contains(errOut, "witness") || !strings.Contains(errOut, "--ignore-missing-witness") {
+		t.Fatalf("verify without the witness: exit %d %s", code, errOut)
+	}
+	// A third party given a copy without the witness says so explicitly;
+	// the checkpoints file deleted above still fails it, as the host would.
+	code, out, _ = runCLI(t, home, "--json", "audit", "verify", "--ignore-missing-witness")
+	if code != 1 || json.Unmarshal([]byte(out), &vr) != nil || vr.Kind != "checkpoints-missing" {
+		t.Fatalf("with --ignore-missing-witness and no checkpoints: exit %d %s", code, out)
+	}
+	code, out, _ = runCLI(t, home, "--json", "audit", "verify", "--ignore-missing-witness", "--trusted", kept)
 	if code != 1 || json.Unmarshal([]byte(out), &vr) != nil || vr.Kind != "rollback" {
 		t.Fatalf("verify --trusted: exit %d %s", code, out)
 	}
@@ -226,5 +238,16 @@ func TestAuditCLIWitness(t *testing.T) {
 	}
 	if code, out, _ = runCLI(t, home, "audit", "recover", "--note", "again"); code != 0 || !strings.Contains(out, "nothing to recover") {
 		t.Fatalf("second recover: exit %d %s", code, out)
+	}
+
+	// A copy made without its witness (the checkpoints intact): refused
+	// like the host refuses it, accepted on request with a warning.
+	os.Remove(witness)
+	if code, _, errOut = runCLI(t, home, "audit", "verify"); code != 1 || !strings.Contains(errOut, "--ignore-missing-witness") {
+		t.Fatalf("verify of a copy without its witness: exit %d %s", code, errOut)
+	}
+	code, out, errOut = runCLI(t, home, "audit", "verify", "--ignore-missing-witness")
+	if code != 0 || !strings.Contains(out, "ok: 7 events") || !strings.Contains(out, "witness") || !strings.Contains(out, "missing") {
+		t.Fatalf("verify --ignore-missing-witness: exit %d\n%s%s", code, out, errOut)
 	}
 }
