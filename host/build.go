@@ -37,6 +37,13 @@ var ErrNoGo = errors.New("go toolchain not found")
 // compiler. A directory without go.mod is taken as already built. The
 // toolchain's output is in the error when the build fails.
 func Build(ctx context.Context, dir string, opts BuildOptions) (built bool, err error) {
+	// Every path below is absolute: the toolchain runs in dir, so a path
+	// relative to this process's directory would be joined onto dir twice
+	// (warden init's "warden run notes" once built into notes/notes/).
+	shown := dir
+	if dir, err = filepath.Abs(dir); err != nil {
+		return false, fmt.Errorf("build plugin %s: %w", shown, err)
+	}
 	_, src, err := manifest.ReadFile(dir)
 	if err != nil {
 		return false, fmt.Errorf("build plugin %s: %w", dir, err)

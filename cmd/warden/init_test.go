@@ -88,3 +88,66 @@ func runMust(t *testing.T, err error) {
 		t.Fatal(err)
 	}
 }
+
+// TestInitNextStepRunsAsPrinted: the command init prints as the next step
+// works as printed, with the relative directory a person typed (issue 10:
+// the path was joined twice, the build failed and left notes/notes behind).
+func TestInitNextStepRunsAsPrinted(t *testing.T) {
+	if _, err := exec.LookPath("go"); err != nil {
+		t.Skip("no go toolchain on PATH")
+	}
+	home := t.TempDir()
+	t.Chdir(t.TempDir())
+	code, out, errOut := runCLI(t, home, "init", "--name", "notes", "notes")
+	if code != 0 {
+		t.Fatalf("init: exit %d\n%s", code, errOut)
+	}
+	_, next, ok := strings.Cut(out, "next:\n")
+	if !ok {
+		t.Fatalf("init printed no next step:\n%s", out)
+	}
+	args := shellWords(t, strings.TrimSpace(strings.SplitN(next, "\n", 2)[0]))
+	if len(args) < 2 || args[0] != "warden" || args[len(args)-1] != "notes" {
+		t.Fatalf("next step %q", args)
+	}
+	code, out, errOut = runCLI(t, home, args[1:]...)
+	if code != 0 || !strings.Contains(out, "Hello, Ada!") {
+		t.Fatalf("%s: exit %d\n%s\n%s", strings.Join(args, " "), code, out, errOut)
+	}
+	for _, stray := range []string{"notes/notes", "notes/plugin.wasm.building"} {
+		if _, err := os.Stat(stray); err == nil {
+			t.Errorf("the build left %s behind", stray)
+		}
+	}
+}
+
+// shellWords splits a command line the way sh does for the plain words and
+// single-quoted strings init prints.
+func shellWords(t *testing.T, s string) []string {
+	t.Helper()
+	var out []string
+	var cur strings.Builder
+	in, quoted := false, false
+	for _, r := range s {
+		switch {
+		case r == '\'':
+			quoted, in = !quoted, true
+		case r == ' ' && !quoted:
+			if in {
+				out = append(out, cur.String())
+				cur.Reset()
+				in = false
+			}
+		default:
+			cur.WriteRune(r)
+			in = true
+		}
+	}
+	if quoted {
+		t.Fatalf("unbalanced quote in %q", s)
+	}
+	if in {
+		out = append(out, cur.String())
+	}
+	return out
+}

@@ -1,0 +1,104 @@
+package main
+
+import (
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+)
+
+// TestDocumentedCommandsExist: every `warden …` command line the README, the
+// docs and the scaffold's README show names a real command with flags it
+// has. A person copies these lines; one that names a command that does not
+// exist (the scaffold once said `warden keygen publisher`) is a broken
+// promise that no other test sees.
+func TestDocumentedCommandsExist(t *testing.T) {
+	files := []string{"../../README.md"}
+	for _, g := range []string{"../../docs/*.md", "../../internal/scaffold/template/*.tmpl", "../../examples/*/README.md"} {
+		m, err := filepath.Glob(g)
+		if err != nil {
+			t.Fatal(err)
+		}
+		files = append(files, m...)
+	}
+	inline := regexp.MustCompile("`(warden [^`]+)`")
+	checked := 0
+	for _, f := range files {
+		if filepath.Base(f) == "cli.md" {
+			continue // generated from the command tree itself
+		}
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var lines []docLine
+		inBlock := false
+		for _, l := range strings.Split(string(b), "\n") {
+			if strings.HasPrefix(strings.TrimSpace(l), "```") {
+				inBlock = !inBlock
+				continue
+			}
+			if inBlock {
+				if s := strings.TrimSpace(l); strings.HasPrefix(s, "warden ") {
+					lines = append(lines, docLine{s, true})
+				}
+				continue
+			}
+			for _, m := range inline.FindAllStringSubmatch(l, -1) {
+				lines = append(lines, docLine{m[1], false})
+			}
+		}
+		for _, l := range lines {
+			if documentedCommandOK(t, f, l.text, l.whole) {
+				checked++
+			}
+		}
+	}
+	t.Logf("%d documented command lines checked", checked)
+	if checked < 20 {
+		t.Fatalf("checked only %d documented command lines; the scan is broken", checked)
+	}
+}
+
+// docLine is a documented command: a line of a code block (whole: a command
+// to run as it is) or an inline span in prose (which may name a command
+// without its arguments, as in "run `warden grant`").
+type docLine struct {
+	text  string
+	whole bool
+}
+
+// documentedCommandOK checks one documented command line: the words up to a
+// comment, pipe, redirection or second command must reach a subcommand,
+// parse as its flags and be arguments it takes (in prose, only when the span
+// gives arguments at all). Lines with an ellipsis, alternatives (a|b) or optional
+// parts ([x]) are sketches and are skipped.
+func documentedCommandOK(t *testing.T, file, line string, whole bool) bool {
+	t.Helper()
+	for _, cut := range []string{" #", " |", " >", " &&", ";", " 2>", "  "} {
+		if i := strings.Index(line, cut); i >= 0 {
+			line = line[:i]
+		}
+	}
+	if strings.ContainsAny(line, "…|[(") || strings.Contains(line, "...") || strings.Count(line, "'")%2 != 0 {
+		return false
+	}
+	args := shellWords(t, line)[1:]
+	root := newRoot(&app{})
+	cmd, rest, err := root.Find(args)
+	if err != nil || cmd == root {
+		t.Errorf("%s: %q names no warden command (%v)", file, line, err)
+		return false
+	}
+	if err := cmd.ParseFlags(rest); err != nil {
+		t.Errorf("%s: %q: %v", file, line, err)
+		return false
+	}
+	if pos := cmd.Flags().Args(); (whole || len(pos) > 0) && cmd.ValidateArgs(pos) != nil {
+		err := cmd.ValidateArgs(pos)
+		t.Errorf("%s: %q: %v", file, line, err)
+		return false
+	}
+	return true
+}
