@@ -38,7 +38,7 @@
 // goroutine takes everything enqueued so far, writes it with one write and
 // syncs once, while the next batch accumulates: concurrent appenders share
 // fsyncs (group commit). Enqueue + Sync let the gate pay one shared fsync per
-// invocation boundary, as DESIGN.md "Where durability is paid" requires; an
+// invocation boundary, as docs/architecture.md "Where durability is paid" requires; an
 // enqueued event not yet covered by a returned Sync can be lost in a crash,
 // and nothing else can. Checkpoints are signed only over fsynced events.
 //

@@ -44,7 +44,7 @@ type Confirmer interface {
 }
 
 // DenyAll is the Confirmer for non-interactive hosts: every question is
-// answered no, because nobody is there to say yes (DESIGN.md: deny when
+// answered no, because nobody is there to say yes (docs/architecture.md: deny when
 // non-interactive, never allow).
 type DenyAll struct{}
 

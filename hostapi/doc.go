@@ -38,7 +38,7 @@
 //   - Config.Protected (warden's own --home, cache, policy file) is out of
 //     every plugin's reach whatever it was granted, by name, through "..",
 //     or through a symlink: a grant can never become self-granting.
-//   - Durability follows DESIGN.md "Where durability is paid": an effect that
+//   - Durability follows docs/architecture.md "Where durability is paid": an effect that
 //     leaves the sandbox (fs.write, fs.delete, fs.rename, fs.mkdir, a file
 //     opened for writing) is preceded by a durable intent event (Auditor.Append)
 //     and followed by its outcome (Auditor.Enqueue); reads and refusals are

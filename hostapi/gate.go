@@ -120,7 +120,7 @@ func NewGate(cfg Config) (*Gate, error) {
 
 // Flush makes every audit event of calls that have returned durable. The host
 // calls it at the invocation boundary, before a tool's result goes back to
-// its caller (DESIGN.md, "Where durability is paid"); it is the ledger's Sync.
+// its caller (docs/architecture.md, "Where durability is paid"); it is the ledger's Sync.
 func (g *Gate) Flush(ctx context.Context) error {
 	if err := g.cfg.Audit.Sync(ctx); err != nil {
 		return fmt.Errorf("hostapi: flush audit events: %w", err)

@@ -104,7 +104,7 @@ func TestParseRoundTrip(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if m.Name != "sheet-gen" || m.Version != "1.0.2" || len(m.Permissions) != 2 || len(m.Tools) != 1 ||
+	if m.Name != "sheet-gen" || m.Version != "1.0.3" || len(m.Permissions) != 1 || len(m.Tools) != 1 ||
 		m.Permissions[0].Actions[1] != "write" || m.Tools[0].Annotations == nil || *m.Tools[0].Annotations.ReadOnlyHint ||
 		m.Limits.TimeoutMS != 5000 || m.Publisher.KeyID != "ed25519:21fe31dfa154a261" {
 		t.Fatalf("parsed wrongly: %+v", m)

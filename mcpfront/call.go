@@ -15,6 +15,7 @@ import (
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 	"github.com/santhosh-tekuri/jsonschema/v6"
 
+	"github.com/wardenproject/warden/host"
 	"github.com/wardenproject/warden/hostapi"
 )
 
@@ -71,15 +72,18 @@ func (f *Front) call(ctx context.Context, s *served, req *mcp.CallToolRequest) *
 		res.Content = append(res.Content, &mcp.TextContent{Text: "warden: " + c.hint()})
 	}
 	if s.output != nil {
+		// The host has checked the output against the same schema
+		// (host.CodeInvalidOutput); this check keeps the MCP promise for a
+		// Host that does not, with the host's code.
 		ov, err := jsonschema.UnmarshalJSON(bytes.NewReader(out))
 		if err != nil {
-			return errorResult(hostapi.CodeInternal, "the plugin's output is not JSON")
+			return errorResult(host.CodeInvalidOutput, "the plugin's output is not JSON")
 		}
 		if _, isObj := ov.(map[string]any); !isObj {
-			return errorResult(hostapi.CodeInternal, "the plugin's output is not a JSON object, but its manifest declares an output schema")
+			return errorResult(host.CodeInvalidOutput, "the plugin's output is not a JSON object, but its manifest declares an output schema")
 		}
 		if err := s.output.Validate(ov); err != nil {
-			return errorResult(hostapi.CodeInternal, "the plugin's output does not match its declared output schema: "+schemaError(err))
+			return errorResult(host.CodeInvalidOutput, "the plugin's output does not match its declared output schema: "+schemaError(err))
 		}
 		res.StructuredContent = out
 	}

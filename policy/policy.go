@@ -39,7 +39,7 @@
 //
 // # Why no CEL
 //
-// DESIGN.md allows conditions in CEL (cel.dev/cel-go) if patterns are not
+// docs/architecture.md allows conditions in CEL (cel.dev/cel-go) if patterns are not
 // enough. They are enough for every control the issue asks for — publisher,
 // plugin, resource, action, always-ask categories, token lifetime, risk caps —
 // and a pattern can be indexed, proven a subset of another and explained in a

@@ -8,7 +8,7 @@ import (
 
 func TestRiskCommand(t *testing.T) {
 	code, out, errOut := runCLI(t, t.TempDir(), "risk", "../../examples/sheet-gen")
-	if code != 0 || !strings.Contains(out, "risk 15/100 (low)") || !strings.Contains(out, "[permissions[0]]") {
+	if code != 0 || !strings.Contains(out, "risk 13/100 (low)") || !strings.Contains(out, "[permissions[0]]") {
 		t.Fatalf("risk: exit %d\n%s%s", code, out, errOut)
 	}
 	code, out, _ = runCLI(t, t.TempDir(), "risk", "--json", writePlugin(t, manifestWith("net:https://*", `"get"`)))

@@ -33,8 +33,7 @@ type Input struct {
 	Rows    [][]any  `json:"rows"`
 	// Dir is the directory to save into, an absolute host path inside the
 	// grant. Empty means the directory the plugin's filesystem grant names.
-	Dir                 string `json:"dir,omitempty"`
-	CopyPathToClipboard bool   `json:"copy_path_to_clipboard,omitempty"`
+	Dir string `json:"dir,omitempty"`
 }
 
 // Output is the generate tool's result.
@@ -42,7 +41,6 @@ type Output struct {
 	Path        string `json:"path"`
 	Rows        int    `json:"rows"`
 	SummaryPath string `json:"summary_path"`
-	Clipboard   string `json:"clipboard,omitempty"`
 }
 
 func init() {
@@ -94,15 +92,6 @@ func generate(_ context.Context, in Input) (Output, error) {
 		return Output{}, fmt.Errorf("save %s: %w", out.SummaryPath, err)
 	}
 
-	if in.CopyPathToClipboard {
-		// The clipboard arrives in a later host API version; until then the
-		// host answers unknown_method and the spreadsheet is still saved.
-		if err := pdk.Call("clipboard.write", map[string]string{"text": out.Path}, nil); err != nil {
-			out.Clipboard = "not copied: " + string(pdk.CodeOf(err))
-		} else {
-			out.Clipboard = "copied"
-		}
-	}
 	return out, nil
 }
 

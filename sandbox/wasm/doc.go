@@ -82,7 +82,7 @@
 // worker process (one Go runtime per worker, so a guest's loop can stall only
 // its own worker), which the host kills with SIGKILL at the deadline and
 // replaces from a pre-forked spare. Host calls cross as JSON-RPC 2.0 lines
-// (the process plugins' framing, DESIGN.md) over a socketpair; the worker
+// (the process plugins' planned framing, docs/architecture.md) over a socketpair; the worker
 // holds no tokens (the host presents the instance's own on its side), and
 // the gate, the ledger and the policy stay in the host, so nothing of the
 // mediation moves into the worker. The worker also runs under
