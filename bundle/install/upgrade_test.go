@@ -155,9 +155,11 @@ func installV1(t *testing.T, e *recording, acme publisher) (keep, drop store.Gra
 	t.Helper()
 	_, err := Install(ctx, acme.bundle(t, "demo", "1.0.0", v1Perms), e.config(parsePolicy(t, unattendedPolicy), nil, true))
 	must(t, err)
-	keep, err = e.store.AddGrant(ctx, store.Grant{Plugin: "demo", Resource: "kv:cache-today", Actions: []string{"read"}})
+	p, err := e.store.GetPlugin(ctx, "demo")
 	must(t, err)
-	drop, err = e.store.AddGrant(ctx, store.Grant{Plugin: "demo", Resource: "clipboard", Actions: []string{"write"}})
+	keep, err = e.store.AddGrant(ctx, store.Grant{Plugin: "demo", Resource: "kv:cache-today", Actions: []string{"read"}, InstallID: p.InstallID})
+	must(t, err)
+	drop, err = e.store.AddGrant(ctx, store.Grant{Plugin: "demo", Resource: "clipboard", Actions: []string{"write"}, InstallID: p.InstallID})
 	must(t, err)
 	e.take()
 	return keep, drop
@@ -242,24 +244,41 @@ func TestUpgradeConsentShowsOnlyNewOrChanged(t *testing.T) {
 		}
 	})
 	t.Run("accept one of the two", func(t *testing.T) {
+		// The person marks kv:log-* and leaves the existing grants marked,
+		// as pressing Enter does.
 		screen := &fakePrompter{accept: func(req consent.Request) ([]int, error) {
+			var acc []int
 			for i, it := range req.Items {
-				if it.Resource == "kv:log-*" {
-					return []int{i}, nil
+				if it.Resource == "kv:log-*" || it.Selected {
+					acc = append(acc, i)
 				}
 			}
-			return nil, consent.ErrRefused
+			return acc, nil
 		}}
 		cfg := e.config(nil, screen, false)
 		cfg.Upgrade = true
 		rep, err := Install(ctx, v2, cfg)
 		must(t, err)
-		var listed []string
+		var asked, existing, removed []string
 		for _, it := range screen.req.Items {
-			listed = append(listed, it.Resource+" "+strings.Join(it.Actions, ","))
+			line := it.Resource + " " + strings.Join(it.Actions, ",")
+			if it.Existing == "" {
+				asked = append(asked, line)
+			} else if it.Selected {
+				existing = append(existing, line)
+			}
 		}
-		if strings.Join(listed, "|") != "kv:tmp-* read,write|kv:log-* write" {
-			t.Fatalf("the upgrade screen listed %q; it must list only new or changed permissions", listed)
+		for _, it := range screen.req.Removed {
+			removed = append(removed, it.Resource+" "+strings.Join(it.Actions, ","))
+		}
+		if strings.Join(asked, "|") != "kv:tmp-* read,write|kv:log-* write" {
+			t.Fatalf("the upgrade screen asked about %q; it must ask only about new or changed permissions", asked)
+		}
+		// What carries over is shown, marked: the unchanged permission's
+		// grant and the user grant the new manifest covers; the user grant
+		// outside it is shown as removed.
+		if strings.Join(existing, "|") != "kv:cache-* read,write|kv:cache-today read" || strings.Join(removed, "|") != "clipboard write" {
+			t.Fatalf("the upgrade screen showed existing %q and removed %q", existing, removed)
 		}
 		if !strings.Contains(screen.req.Version, "upgrade from 1.0.0") || !strings.Contains(screen.req.Version, "1 unchanged") {
 			t.Fatalf("the screen does not say it is an upgrade: %q", screen.req.Version)
