@@ -79,7 +79,7 @@ func (p publisher) guestBundle(t *testing.T, name, version, dir string) *bundle.
 	m := map[string]any{
 		"name": name, "version": version, "description": "A test plugin that makes host calls.", "entry": "plugin.wasm", "runtime": "wasm",
 		"publisher": map[string]string{"name": p.name, "key_id": keyid.Of(p.pub)},
-		"tools": []map[string]any{{"name": "host", "description": "Make one host call.", "input_schema": map[string]any{"type": "object"}}},
+		"tools":     []map[string]any{{"name": "host", "description": "Make one host call.", "input_schema": map[string]any{"type": "object"}}},
 		"permissions": []map[string]any{
 			{"resource": "kv:notes-*", "actions": []string{"read", "write"}, "reason": "Keeps notes."},
 			{"resource": "filesystem:" + dir, "actions": []string{"read"}, "reason": "Reads the reports."},

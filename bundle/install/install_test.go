@@ -367,3 +367,46 @@ func TestRevocationQuarantinesAndUninstall(t *testing.T) {
 		t.Fatalf("second uninstall: %v", err)
 	}
 }
+
+// An install without a person (--yes, a pre-approved publisher) confirms no
+// grant given before it: the ones for its key or for no key are deleted, one
+// for another key is left pending, and the installed plugin gets only what
+// the install itself gives.
+func TestUnattendedInstallConfirmsNoPendingGrant(t *testing.T) {
+	for _, mode := range []string{"--yes", "preapproved"} {
+		t.Run(mode, func(t *testing.T) {
+			acme, other := newPublisher(t, "Acme"), newPublisher(t, "Other")
+			e := newRecordingEnv(t, acme)
+			add := func(key string) store.Grant {
+				g, err := e.store.AddGrant(ctx, store.Grant{Plugin: "demo", Resource: "kv:cache-today", Actions: []string{"read"}, KeyID: key})
+				must(t, err)
+				return g
+			}
+			mine, anyone, theirs := add(keyid.Of(acme.pub)), add(""), add(keyid.Of(other.pub))
+			e.take()
+			pol := parsePolicy(t, unattendedPolicy)
+			if mode == "preapproved" {
+				pol = parsePolicy(t, "version: 1\npreapproved_publishers:\n  - key_id: "+keyid.Of(acme.pub)+"\n")
+			}
+			rep, err := Install(ctx, acme.bundle(t, "demo", "1.0.0", v1Perms), e.config(pol, nil, mode == "--yes"))
+			must(t, err)
+			if len(rep.Confirmed) != 0 || len(rep.Removed) != 2 || rep.Removed[0].ID != mine.ID || rep.Removed[1].ID != anyone.ID {
+				t.Fatalf("report: confirmed %v removed %v", rep.Confirmed, rep.Removed)
+			}
+			gs, err := e.store.ListGrants(ctx, "demo")
+			must(t, err)
+			if len(gs) != 4 || gs[0].ID != theirs.ID || !gs[0].Pending() {
+				t.Fatalf("grants: %+v; want the other key's still pending and the 3 install grants", gs)
+			}
+			active, err := e.store.ActiveGrants(ctx, time.Now())
+			must(t, err)
+			if len(active) != 3 {
+				t.Fatalf("%d grants apply, want the 3 the install gave", len(active))
+			}
+			evs := e.take()
+			if len(evs) < 2 || evs[0] != "grant.deleted kv:cache-today user" || evs[1] != "grant.deleted kv:cache-today user" {
+				t.Fatalf("events %q", evs)
+			}
+		})
+	}
+}

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -405,5 +406,43 @@ func TestInstallFailureLeavesNothing(t *testing.T) {
 	assertEmpty(t, e.env)
 	if evs := e.take(); len(evs) != 0 {
 		t.Fatalf("a failed install recorded events: %v", evs)
+	}
+}
+
+// On an upgrade the installed version's grants are lines of their own on
+// the consent screen; one the person clears is deleted, and logged, like any
+// grant taken away.
+func TestUpgradeClearedGrantIsRemoved(t *testing.T) {
+	acme := newPublisher(t, "Acme")
+	e := newRecordingEnv(t, acme)
+	installV1(t, e, acme)
+	screen := &fakePrompter{accept: func(req consent.Request) ([]int, error) {
+		var acc []int
+		for i, it := range req.Items {
+			if it.Existing == "" || it.Resource == "kv:cache-*" {
+				acc = append(acc, i) // every asked permission, and the install grant; not kv:cache-today
+			}
+		}
+		return acc, nil
+	}}
+	cfg := e.config(nil, screen, false)
+	cfg.Upgrade = true
+	rep, err := Install(ctx, acme.bundle(t, "demo", "2.0.0", v2Perms), cfg)
+	must(t, err)
+	want := "kv:cache-* read,write install|kv:tmp-* read,write install|kv:log-* write install"
+	if got := strings.Join(grantsOf(t, e.env, "demo"), "|"); got != want {
+		t.Fatalf("grants %s, want %s", got, want)
+	}
+	if len(rep.Kept) != 1 || rep.Kept[0].Resource != "kv:cache-*" || len(rep.Removed) != 4 {
+		t.Fatalf("report: kept %v removed %v", rep.Kept, rep.Removed)
+	}
+	var deleted []string
+	for _, ev := range e.take() {
+		if strings.HasPrefix(ev, "grant.deleted") {
+			deleted = append(deleted, ev)
+		}
+	}
+	if !slices.Contains(deleted, "grant.deleted kv:cache-today user") || len(deleted) != 4 {
+		t.Fatalf("deletions recorded: %q", deleted)
 	}
 }
