@@ -12,6 +12,15 @@
 // of input refuses — the screen fails closed. An install prompt that defaults
 // to yes trains people to press Enter; the grants a plugin gets here are the
 // only ones it has until someone runs `warden grant`.
+//
+// Grants that exist before the screen — given with `warden grant` before the
+// install, or carried over from the installed version on an upgrade — are
+// shown too, as their own lines under the permissions (Item.Existing). They
+// start marked as the caller says (a grant the person pinned to this
+// publisher's key, or one the installed version had, starts marked; one given
+// for no particular publisher starts cleared), and a line the person leaves
+// cleared is a grant removed. Nothing applies to the plugin that this screen
+// did not show.
 package consent
 
 import (
@@ -33,12 +42,23 @@ var (
 	ErrInterrupted = errors.New("consent screen interrupted; install refused")
 )
 
-// Item is one permission on the screen.
+// Item is one line on the screen: a permission the manifest asks for, or a
+// grant that exists already.
 type Item struct {
 	Resource string
 	Actions  []string
 	Reason   string // the author's reason, from the manifest
 	Risk     int    // this permission's points of the risk score
+	// Existing, when not empty, makes the item a grant that exists before
+	// the screen (given before the install, or kept from the installed
+	// version), and says so in words, e.g. "your grant 12, given before
+	// install for this publisher's key". Existing items come after the
+	// permissions asked for in Request.Items and are drawn in a list of
+	// their own, with this text in place of a reason.
+	Existing string
+	// Selected starts an Existing item marked [x]. A permission asked for
+	// always starts cleared: the person selects it.
+	Selected bool
 }
 
 // Request is what the screen shows.
@@ -55,11 +75,16 @@ type Request struct {
 	// shown under the score so that the items' risks and the notes add up.
 	Notes []string
 	Items []Item
+	// Removed are grants this install takes away whatever the person
+	// chooses (they lie outside what the new manifest declares), each with
+	// Existing saying which grant it is. They are shown, not asked about.
+	Removed []Item
 }
 
 // Decision is what the person chose: the indexes of Request.Items accepted,
-// in order. It is returned only with a nil error, and then Accepted is
-// non-empty.
+// in order (an Existing item not accepted is a grant the person removed). It
+// is returned only with a nil error, and then Accepted is non-empty unless
+// the request asked for no new permission.
 type Decision struct {
 	Accepted []int
 }
@@ -96,6 +121,13 @@ const (
 // ErrInterrupted. With no items it asks only to confirm or refuse.
 func (s *Screen) Ask(ctx context.Context, req Request) (Decision, error) {
 	selected := make([]bool, len(req.Items))
+	asked := 0 // permissions the manifest asks for, as opposed to existing grants
+	for i, it := range req.Items {
+		selected[i] = it.Existing != "" && it.Selected
+		if it.Existing == "" {
+			asked++
+		}
+	}
 	cursor := 0
 	msg := ""
 	buf := make([]byte, 1)
@@ -165,7 +197,9 @@ func (s *Screen) Ask(ctx context.Context, req Request) (Decision, error) {
 					d.Accepted = append(d.Accepted, i)
 				}
 			}
-			if len(req.Items) == 0 {
+			if asked == 0 && len(d.Accepted) == 0 {
+				// Nothing new is asked (an upgrade): Enter installs, keeping
+				// no grant the person cleared.
 				s.say("\r\nInstalling.\r\n")
 				return d, nil
 			}
@@ -183,12 +217,24 @@ func (s *Screen) Ask(ctx context.Context, req Request) (Decision, error) {
 
 func (s *Screen) say(text string) { io.WriteString(s.out, text) }
 
-// A reason starts under the resource, after whyPrefix; its further lines
-// start at the same column.
+// A reason starts under the resource, after whyPrefix (an existing grant's
+// description after notePrefix); its further lines start at the same column.
 const (
-	whyPrefix = "         why: "
-	whyIndent = "              "
+	whyPrefix  = "         why: "
+	notePrefix = "        note: "
+	whyIndent  = "              "
 )
+
+// lines writes text wrapped under an item, the first line after prefix.
+func (s *Screen) lines(b *strings.Builder, text, prefix string) {
+	for j, line := range wrap(sanitize(text), s.width()-len(whyIndent)) {
+		lead := whyIndent
+		if j == 0 {
+			lead = prefix
+		}
+		fmt.Fprintf(b, "%s%s\r\n", lead, line)
+	}
+}
 
 // width is the terminal's width when out is one, else 80: reasons are
 // wrapped to it, since a line the terminal wraps itself loses its indent.
@@ -244,39 +290,71 @@ func (s *Screen) draw(req Request, selected []bool, cursor int, msg string) {
 		}
 	}
 	b.WriteString("\r\n")
-	if len(req.Items) == 0 {
-		b.WriteString("It asks for no permissions.\r\n\r\n  Enter install · r refuse · Ctrl-C cancel\r\n")
-	} else {
-		fmt.Fprintf(&b, "It asks for %d permission%s:\r\n", len(req.Items), plural(len(req.Items)))
-		for i, it := range req.Items {
-			mark, point := " ", " "
-			if selected[i] {
-				mark = "x"
-			}
-			if i == cursor {
-				point = ">"
-			}
-			num := " "
-			if i < 9 {
-				num = fmt.Sprint(i + 1)
-			}
-			fmt.Fprintf(&b, "%s[%s] %s  %s  %s  (risk +%d)\r\n", point, mark, num, sanitize(it.Resource), sanitize(strings.Join(it.Actions, ",")), it.Risk)
-			reason := it.Reason
-			if reason == "" {
-				reason = "(the author gave no reason)"
-			}
-			for j, line := range wrap(sanitize(reason), s.width()-len(whyIndent)) {
-				lead := whyIndent
-				if j == 0 {
-					lead = whyPrefix
-				}
-				fmt.Fprintf(&b, "%s%s\r\n", lead, line)
-			}
+	asked, existing := 0, 0
+	for _, it := range req.Items {
+		if it.Existing == "" {
+			asked++
+		} else {
+			existing++
 		}
+	}
+	switch {
+	case len(req.Items) == 0:
+		b.WriteString("It asks for no permissions.\r\n")
+	case asked == 0:
+		b.WriteString("It asks for no new permissions.\r\n")
+	default:
+		fmt.Fprintf(&b, "It asks for %d permission%s:\r\n", asked, plural(asked))
+	}
+	for i, it := range req.Items {
+		if it.Existing != "" && (i == 0 || req.Items[i-1].Existing == "") {
+			fmt.Fprintf(&b, "\r\nGrants that exist already (%d); a cleared one is removed:\r\n", existing)
+		}
+		mark, point := " ", " "
+		if selected[i] {
+			mark = "x"
+		}
+		if i == cursor {
+			point = ">"
+		}
+		num := " "
+		if i < 9 {
+			num = fmt.Sprint(i + 1)
+		}
+		head, text, prefix := fmt.Sprintf("(risk +%d)", it.Risk), it.Reason, whyPrefix
+		switch {
+		case it.Existing != "":
+			head, text, prefix = "(existing grant)", it.Existing, notePrefix
+		case text == "":
+			text = "(the author gave no reason)"
+		}
+		fmt.Fprintf(&b, "%s[%s] %s  %s  %s  %s\r\n", point, mark, num, sanitize(it.Resource), sanitize(strings.Join(it.Actions, ",")), head)
+		s.lines(&b, text, prefix)
+	}
+	if len(req.Removed) > 0 {
+		fmt.Fprintf(&b, "\r\nGrants removed, outside what this version declares (%d):\r\n", len(req.Removed))
+		for _, it := range req.Removed {
+			fmt.Fprintf(&b, "   -    %s  %s\r\n", sanitize(it.Resource), sanitize(strings.Join(it.Actions, ",")))
+			s.lines(&b, it.Existing, notePrefix)
+		}
+	}
+	switch {
+	case len(req.Items) == 0:
+		b.WriteString("\r\n  Enter install · r refuse · Ctrl-C cancel\r\n")
+	case asked == 0:
+		b.WriteString("\r\n  space or 1-9 keep/clear · ↑/↓ move · a keep all\r\n")
+		b.WriteString("  Enter install, keeping the [x] grants (a cleared grant is removed)\r\n")
+		b.WriteString("  r refuse · Ctrl-C cancel · both install nothing\r\n")
+	default:
 		// Say what each key does in words: Enter installs only what is
 		// marked [x], and nothing marked means refuse.
 		b.WriteString("\r\n  space or 1-9 select/clear · ↑/↓ move · a accept all\r\n")
-		b.WriteString("  Enter install with the [x] permissions (none marked: refuse)\r\n")
+		if existing > 0 {
+			b.WriteString("  Enter install with what is marked [x] (nothing marked: refuse);\r\n")
+			b.WriteString("  an existing grant left cleared is removed\r\n")
+		} else {
+			b.WriteString("  Enter install with the [x] permissions (none marked: refuse)\r\n")
+		}
 		b.WriteString("  r refuse · Ctrl-C cancel · both install nothing\r\n")
 	}
 	if msg != "" {

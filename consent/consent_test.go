@@ -116,3 +116,72 @@ func TestWrap(t *testing.T) {
 		}
 	}
 }
+
+// Grants that exist before the screen are lines of their own: a marked one
+// is kept by Enter, clearing it removes it, one given for no publisher starts
+// cleared, and the removed ones are listed. Their text cannot draw either.
+func TestExistingGrants(t *testing.T) {
+	withGrants := Request{
+		Plugin: "demo", Version: "1.0.0", Publisher: "Acme", Risk: 2, Band: "low",
+		Items: []Item{
+			{Resource: "clipboard", Actions: []string{"write"}, Reason: "Copies.", Risk: 2},
+			{Resource: "kv:cache-today", Actions: []string{"read"}, Existing: "your grant 7, given before install for this publisher's key", Selected: true},
+			{Resource: "kv:old", Actions: []string{"read"}, Existing: "your grant 8, given before install for no publisher\x1b[2J"},
+		},
+		Removed: []Item{{Resource: "net:https://x.example/*", Actions: []string{"get"}, Existing: "your grant 9"}},
+	}
+	cases := []struct {
+		keys string
+		want []int
+		err  error
+	}{
+		{"\r", []int{1}, nil},          // the marked grant alone: installs, keeping it
+		{"1\r", []int{0, 1}, nil},      // a permission and the marked grant
+		{"12\r", []int{0}, nil},        // the grant cleared: removed
+		{"13\r", []int{0, 1, 2}, nil},  // the unmarked grant kept
+		{"2\r", nil, ErrRefused},       // nothing marked at all
+		{"a", []int{0, 1, 2}, nil},     // everything
+		{"1\x03", nil, ErrInterrupted}, // Ctrl-C still installs nothing
+		{"r", nil, ErrRefused},
+	}
+	for _, c := range cases {
+		var out bytes.Buffer
+		d, err := New(strings.NewReader(c.keys), &out).Ask(context.Background(), withGrants)
+		if !errors.Is(err, c.err) || !slices.Equal(d.Accepted, c.want) {
+			t.Errorf("keys %q: %v %v, want %v %v", c.keys, d.Accepted, err, c.want, c.err)
+		}
+	}
+	var out bytes.Buffer
+	New(strings.NewReader("r"), &out).Ask(context.Background(), withGrants)
+	screen := out.String()
+	for _, want := range []string{
+		"It asks for 1 permission:\r\n",
+		"Grants that exist already (2); a cleared one is removed:\r\n [x] 2  kv:cache-today  read  (existing grant)\r\n        note: your grant 7, given before install for this publisher's key\r\n",
+		" [ ] 3  kv:old  read  (existing grant)\r\n        note: your grant 8, given before install for no publisher[2J\r\n",
+		"Grants removed, outside what this version declares (1):\r\n   -    net:https://x.example/*  get\r\n        note: your grant 9\r\n",
+		"an existing grant left cleared is removed",
+	} {
+		if !strings.Contains(screen, want) {
+			t.Errorf("screen lacks %q:\n%s", want, screen)
+		}
+	}
+	if strings.Count(screen, "\x1b[2J") != strings.Count(screen, "\x1b[H\x1b[2J") {
+		t.Fatal("an existing grant's text cleared the screen")
+	}
+
+	// An upgrade that asks nothing new: Enter installs, with or without the
+	// kept grants.
+	upgrade := Request{Plugin: "demo", Version: "2.0.0", Items: []Item{
+		{Resource: "kv:cache-*", Actions: []string{"read"}, Existing: "granted at install of 1.0.0", Selected: true},
+	}}
+	for keys, want := range map[string][]int{"\r": {0}, "1\r": nil} {
+		var out bytes.Buffer
+		d, err := New(strings.NewReader(keys), &out).Ask(context.Background(), upgrade)
+		if err != nil || !slices.Equal(d.Accepted, want) {
+			t.Errorf("upgrade keys %q: %v %v, want %v", keys, d.Accepted, err, want)
+		}
+		if !strings.Contains(out.String(), "It asks for no new permissions.") {
+			t.Errorf("upgrade screen:\n%s", out.String())
+		}
+	}
+}

@@ -448,7 +448,7 @@ func (h *Host) refresh(ctx context.Context) error {
 	sig := ""
 	byID := map[string]store.Plugin{}
 	for _, r := range rows {
-		sig += fmt.Sprintf("%s\x00%s\x00%s\x00%s\x00%s\x00%d\n", r.ID, r.Version, r.Digest, r.State, r.Path, r.InstalledAt.UnixNano())
+		sig += fmt.Sprintf("%s\x00%s\x00%s\x00%s\x00%s\x00%d\x00%s\n", r.ID, r.Version, r.Digest, r.State, r.Path, r.InstalledAt.UnixNano(), r.InstallID)
 		byID[r.ID] = r
 	}
 	h.mu.Lock()
@@ -458,7 +458,11 @@ func (h *Host) refresh(ctx context.Context) error {
 	var stale []*loaded
 	for name, lp := range h.plugins {
 		r, ok := byID[name]
-		if !ok || r.Version != lp.rec.Version || r.Digest != lp.rec.Digest || r.State != lp.rec.State || r.Path != lp.rec.Path {
+		// A new install id (an uninstall and reinstall of the same bundle
+		// looks the same otherwise) or key retires the loaded copy: its
+		// tokens were minted from the grants of the old install.
+		if !ok || r.Version != lp.rec.Version || r.Digest != lp.rec.Digest || r.State != lp.rec.State || r.Path != lp.rec.Path ||
+			r.InstallID != lp.rec.InstallID || r.KeyID != lp.rec.KeyID {
 			stale = append(stale, lp)
 			delete(h.plugins, name)
 		}
@@ -475,7 +479,10 @@ func (h *Host) refresh(ctx context.Context) error {
 
 // reloadGrants hands the policy engine a new snapshot of the active grants
 // and retires the instances of every plugin whose grants changed: their
-// tokens were minted from the old set.
+// tokens were minted from the old set. ActiveGrants returns only grants
+// bound to their plugin's current install (store.Grant.BoundTo), so a
+// pending grant, or one given to another publisher's plugin of that name,
+// never reaches the engine.
 func (h *Host) reloadGrants(ctx context.Context) error {
 	rows, err := h.st.ActiveGrants(ctx, h.cfg.Now())
 	if err != nil {

@@ -37,7 +37,8 @@ type InstallOptions struct {
 	// entry is missing or older than the source (see Build).
 	Build bool
 	// Replace installs over a plugin of the same name: its grants are
-	// replaced by Grants; its key-value storage is kept. Without it,
+	// replaced by Grants (the replacement is a new install, and no grant of
+	// the old one applies to it); its key-value storage is kept. Without it,
 	// installing an installed name fails with ErrInstalled.
 	Replace bool
 }
@@ -124,24 +125,11 @@ func (h *Host) Install(ctx context.Context, dir string, opts InstallOptions) (*P
 	}
 	_ = mod.Close(ctx)
 
-	// Replace keeps its documented meaning, "its grants are replaced by
-	// Grants": the user grants go too, in the same transaction as the rest.
-	var drop []int64
 	old, err := h.st.GetPlugin(ctx, m.Name)
 	switch {
 	case err == nil && !opts.Replace:
 		return nil, fmt.Errorf("install %s: %w (version %s from %s); uninstall it first", m.Name, ErrInstalled, old.Version, old.Path)
-	case err == nil:
-		gs, err := h.st.ListGrants(ctx, m.Name)
-		if err != nil {
-			return nil, fmt.Errorf("install %s: %w", m.Name, err)
-		}
-		for _, g := range gs {
-			if g.Source == store.SourceUser {
-				drop = append(drop, g.ID)
-			}
-		}
-	case !errors.Is(err, store.ErrNotFound):
+	case err != nil && !errors.Is(err, store.ErrNotFound):
 		return nil, fmt.Errorf("install %s: %w", m.Name, err)
 	}
 	var compact bytes.Buffer
@@ -151,8 +139,12 @@ func (h *Host) Install(ctx context.Context, dir string, opts InstallOptions) (*P
 	rec := store.Plugin{ID: m.Name, Version: m.Version, Publisher: m.Publisher.Name, KeyID: m.Publisher.KeyID, Path: dir,
 		Manifest: compact.Bytes(), Digest: digest, State: store.StateActive, Risk: manifest.Risk(m).Value}
 	// One transaction: the row, the old grants out and the new ones in, or
-	// nothing at all.
-	res, err := h.st.InstallPlugin(ctx, rec, grants, store.InstallOpts{Replace: opts.Replace, DropGrantIDs: drop})
+	// nothing at all. A directory install is always a fresh install (a new
+	// install id): Replace keeps its documented meaning, "its grants are
+	// replaced by Grants", because the store deletes every grant bound to
+	// the install it replaces. Pending grants stay pending: no consent
+	// screen confirmed them.
+	res, err := h.st.InstallPlugin(ctx, rec, grants, store.InstallOpts{Replace: opts.Replace})
 	switch {
 	case errors.Is(err, store.ErrExists):
 		return nil, fmt.Errorf("install %s: %w (installed meanwhile); uninstall it first", m.Name, ErrInstalled)

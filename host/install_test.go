@@ -58,8 +58,7 @@ func TestInstallReplaceReplacesEveryGrant(t *testing.T) {
 	dir := helloWithPerms(t)
 	_, err := h.Install(ctx, dir, InstallOptions{Grants: []Grant{{Resource: "kv:notes-*", Actions: []string{"read"}}}})
 	must(t, err)
-	_, err = h.st.AddGrant(ctx, store.Grant{Plugin: "hello", Resource: "kv:notes-today", Actions: []string{"read"}})
-	must(t, err)
+	userGrant(t, h.st, "hello", "kv:notes-today", "read")
 	from := h.Ledger().Len()
 
 	_, err = h.Install(ctx, dir, InstallOptions{Replace: true, Grants: []Grant{{Resource: "clipboard", Actions: []string{"write"}}}})
@@ -110,7 +109,7 @@ func TestInstallReplaceFailureChangesNothing(t *testing.T) {
 	}
 	after, err := h.st.GetPlugin(ctx, "hello")
 	must(t, err)
-	if after.Version != before.Version || after.Digest != before.Digest || !after.InstalledAt.Equal(before.InstalledAt) {
+	if after.Version != before.Version || after.Digest != before.Digest || !after.InstalledAt.Equal(before.InstalledAt) || after.InstallID != before.InstallID {
 		t.Fatalf("plugin row changed by a failed install: %+v -> %+v", before, after)
 	}
 	if got := grantLines(t, h); got != "kv:notes-* read install" {

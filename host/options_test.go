@@ -30,6 +30,17 @@ func guestHost(t *testing.T, cfg Config, grants ...Grant) (*Host, string) {
 	return h, data
 }
 
+// userGrant is `warden grant`: a user grant bound to the installed plugin.
+func userGrant(t *testing.T, st *store.Store, plugin, res string, acts ...string) store.Grant {
+	t.Helper()
+	ctx := context.Background()
+	p, err := st.GetPlugin(ctx, plugin)
+	must(t, err)
+	g, err := st.AddGrant(ctx, store.Grant{Plugin: plugin, Resource: res, Actions: acts, InstallID: p.InstallID})
+	must(t, err)
+	return g
+}
+
 func readVia(t *testing.T, h *Host, path string, opts ...InvokeOption) string {
 	t.Helper()
 	res, err := h.Invoke(context.Background(), "g", "readfile", mustJSON(t, map[string]string{"path": path}), opts...)
@@ -48,8 +59,7 @@ func TestWithConfirmer(t *testing.T) {
 	pol := filepath.Join(t.TempDir(), "policy.yaml")
 	must(t, os.WriteFile(pol, []byte("version: 1\nrules:\n  - id: ask-reads\n    effect: ask\n    resource: filesystem:/**\n    actions: [read]\n"), 0o600))
 	h, data := guestHost(t, Config{PolicyPath: pol})
-	_, err := h.st.AddGrant(context.Background(), store.Grant{Plugin: "g", Resource: "filesystem:" + data, Actions: []string{"read"}})
-	must(t, err)
+	userGrant(t, h.st, "g", "filesystem:"+data, "read")
 	must(t, h.refresh(context.Background()))
 	file := filepath.Join(data, "f.txt")
 	// The grant allows, but the policy says ask, and nobody is there.
@@ -79,8 +89,7 @@ func TestGrantChangeRetiresInstances(t *testing.T) {
 	}
 	other, err := store.Open(context.Background(), store.Path(h.cfg.Home))
 	must(t, err)
-	_, err = other.AddGrant(context.Background(), store.Grant{Plugin: "g", Resource: "filesystem:" + data, Actions: []string{"read"}})
-	must(t, err)
+	userGrant(t, other, "g", "filesystem:"+data, "read")
 	must(t, other.Close())
 	must(t, h.refresh(context.Background()))
 	if got := readVia(t, h, file); got != "granted data" {

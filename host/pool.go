@@ -368,16 +368,16 @@ func (lp *loaded) spawn(ctx context.Context) (*instance, error) {
 func (lp *loaded) mint(aud string) ([]string, time.Time, error) {
 	h := lp.h
 	now := h.cfg.Now()
-	rows, err := h.st.ListGrants(context.Background(), lp.rec.ID)
+	// Only the grants bound to this install (its install id and publisher
+	// key) become tokens: never a grant given before the install, to a
+	// plugin of the same name from another key, or to an earlier install.
+	rows, err := h.st.ActiveGrantsOf(context.Background(), lp.rec, now)
 	if err != nil {
 		return nil, time.Time{}, hostErr(hostapi.CodeUnavailable, err, "plugin %s: read its grants", lp.rec.ID)
 	}
 	expires := now.Add(h.maxTTL)
 	var tokens []string
 	for _, g := range rows {
-		if !g.Active(now) {
-			continue
-		}
 		pat, err := resource.ParseWith(g.Resource, h.resOpts)
 		if err != nil {
 			continue // a grant the host cannot read grants nothing

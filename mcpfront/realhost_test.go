@@ -189,7 +189,11 @@ func TestPromptInjectionCannotGrant(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := st.AddGrant(context.Background(), store.Grant{Plugin: "hello", Resource: "filesystem:/tmp/notes/**", Actions: []string{"read"}}); err != nil {
+	p, err := st.GetPlugin(context.Background(), "hello")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.AddGrant(context.Background(), store.Grant{Plugin: "hello", Resource: "filesystem:/tmp/notes/**", Actions: []string{"read"}, InstallID: p.InstallID}); err != nil {
 		t.Fatal(err)
 	}
 	st.Close()

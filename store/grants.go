@@ -22,22 +22,45 @@ const (
 	SourcePolicy  GrantSource = "policy"
 )
 
-// Grant is a user's permission for one plugin to use one resource pattern with
-// some actions. The store keeps the pattern as text; the policy package parses it
-// and checks it against the plugin's manifest.
+// Grant is a user's permission for one installed plugin to use one resource
+// pattern with some actions. The store keeps the pattern as text; the policy
+// package parses it and checks it against the plugin's manifest.
+//
+// A grant is bound to the install it was given for: the publisher key and the
+// install id of the plugin's row (Plugin.KeyID, Plugin.InstallID). It applies
+// only while both still match the installed row, so a grant never reaches a
+// plugin of the same name from another publisher or key, nor a later install
+// after an uninstall. A grant with no InstallID is pending: given before any
+// install, for the publisher key KeyID (or, in a database written before
+// grants were bound, for no key: KeyID ""). A pending grant applies to
+// nothing until a person confirms it on the consent screen of an install from
+// that key, which binds it (InstallOpts.ConfirmGrantIDs).
 type Grant struct {
-	ID       int64       `json:"id"`
-	Plugin   string      `json:"plugin"`
-	Resource string      `json:"resource"`
-	Actions  []string    `json:"actions"`
-	Created  time.Time   `json:"created"`
-	Expires  time.Time   `json:"expires,omitzero"` // zero: never
-	Source   GrantSource `json:"source"`
-	Note     string      `json:"note,omitempty"`
+	ID        int64       `json:"id"`
+	Plugin    string      `json:"plugin"`
+	Resource  string      `json:"resource"`
+	Actions   []string    `json:"actions"`
+	Created   time.Time   `json:"created"`
+	Expires   time.Time   `json:"expires,omitzero"` // zero: never
+	Source    GrantSource `json:"source"`
+	Note      string      `json:"note,omitempty"`
+	KeyID     string      `json:"key_id,omitempty"`     // the publisher key of the install it is for
+	InstallID string      `json:"install_id,omitempty"` // the install it is for; empty: pending
 }
 
-// Active reports whether g is in force at now.
+// Active reports whether g has not expired at now. Whether it applies also
+// depends on its binding: see BoundTo.
 func (g Grant) Active(now time.Time) bool { return g.Expires.IsZero() || now.Before(g.Expires) }
+
+// Pending reports whether g waits for a consent screen to bind it to an
+// install.
+func (g Grant) Pending() bool { return g.InstallID == "" }
+
+// BoundTo reports whether g is a grant of p's install: the same plugin,
+// install id and publisher key. Only such a grant may ever apply to p.
+func (g Grant) BoundTo(p Plugin) bool {
+	return g.InstallID != "" && g.Plugin == p.ID && g.InstallID == p.InstallID && g.KeyID == p.KeyID
+}
 
 // normActions sorts and de-duplicates actions and rejects empty or
 // comma-carrying ones (the column is comma-separated).
@@ -66,15 +89,56 @@ func normActions(acts []string) ([]string, error) {
 
 // AddGrant stores g and returns it with its ID and Created set. Created defaults
 // to now; Source defaults to "user".
+//
+// g.InstallID names the install the grant is for: the installed row's
+// InstallID, which the caller read when it checked the grant against that
+// row's manifest. The grant is stored bound to that install, with KeyID set to
+// the install's key, only if it is still the one installed: ErrChanged if the
+// plugin was reinstalled or uninstalled meanwhile, or if g.KeyID names another
+// key. With no InstallID the grant is pending, for the publisher key g.KeyID;
+// that is refused with ErrExists while a plugin of that name is installed,
+// because the grant would wait for a consent screen that is not coming.
 func (s *Store) AddGrant(ctx context.Context, g Grant) (Grant, error) {
 	g, err := s.checkGrant(g, SourceUser)
 	if err != nil {
 		return Grant{}, fmt.Errorf("add grant: %w", err)
 	}
-	if err := insertGrant(ctx, s.db, &g); err != nil {
+	if err := s.addGrantTx(ctx, &g); err != nil {
 		return Grant{}, fmt.Errorf("add grant for %s on %s: %w", g.Plugin, g.Resource, err)
 	}
 	return g, s.record(ctx, Event{Type: EventGrantAdded, Grant: &g})
+}
+
+// addGrantTx checks g's binding against the installed row and inserts g, in
+// one transaction so that no install can come between the two.
+func (s *Store) addGrantTx(ctx context.Context, g *Grant) error {
+	tx, err := s.db.BeginTx(ctx, nil) // BEGIN IMMEDIATE (the DSN's _txlock)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	var installID, keyID string
+	err = tx.QueryRowContext(ctx, `SELECT install_id, key_id FROM plugins WHERE id = ?`, g.Plugin).Scan(&installID, &keyID)
+	installed := err == nil
+	switch {
+	case err != nil && !errors.Is(err, sql.ErrNoRows):
+		return err
+	case g.InstallID == "" && installed:
+		return fmt.Errorf("%s is installed (signed by %s), so a grant must be for that install, not pending: %w", g.Plugin, keyName(keyID), ErrExists)
+	case g.InstallID != "" && !installed:
+		return fmt.Errorf("%s was uninstalled meanwhile: %w", g.Plugin, ErrChanged)
+	case g.InstallID != "" && g.InstallID != installID:
+		return fmt.Errorf("%s was reinstalled meanwhile (install %s, not %s): %w", g.Plugin, installID, g.InstallID, ErrChanged)
+	case g.InstallID != "" && g.KeyID != "" && g.KeyID != keyID:
+		return fmt.Errorf("the installed %s is signed by %s, not %s: %w", g.Plugin, keyName(keyID), g.KeyID, ErrChanged)
+	}
+	if installed {
+		g.KeyID = keyID
+	}
+	if err := insertGrant(ctx, tx, g); err != nil {
+		return err
+	}
+	return tx.Commit()
 }
 
 // checkGrant applies the defaults (Created now, Source def) and the rules a
@@ -110,6 +174,14 @@ func (s *Store) checkGrant(g Grant, def GrantSource) (Grant, error) {
 	return g, nil
 }
 
+// keyName names a publisher key id in an error.
+func keyName(id string) string {
+	if id == "" {
+		return "no publisher key"
+	}
+	return "key " + id
+}
+
 // queryRower is *sql.DB or *sql.Tx.
 type queryRower interface {
 	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
@@ -118,12 +190,12 @@ type queryRower interface {
 // insertGrant inserts a checked grant and sets its ID.
 func insertGrant(ctx context.Context, q queryRower, g *Grant) error {
 	return q.QueryRowContext(ctx,
-		`INSERT INTO grants (plugin, resource, actions, created, expires, source, note) VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id`,
-		g.Plugin, g.Resource, strings.Join(g.Actions, ","), g.Created.UnixNano(), nanos(g.Expires), string(g.Source), g.Note,
+		`INSERT INTO grants (plugin, resource, actions, created, expires, source, note, key_id, install_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
+		g.Plugin, g.Resource, strings.Join(g.Actions, ","), g.Created.UnixNano(), nanos(g.Expires), string(g.Source), g.Note, g.KeyID, g.InstallID,
 	).Scan(&g.ID)
 }
 
-const grantCols = `id, plugin, resource, actions, created, expires, source, note`
+const grantCols = `id, plugin, resource, actions, created, expires, source, note, key_id, install_id`
 
 func scanGrants(rows *sql.Rows) ([]Grant, error) {
 	defer rows.Close()
@@ -136,7 +208,7 @@ func scanGrants(rows *sql.Rows) ([]Grant, error) {
 			expires sql.NullInt64
 			source  string
 		)
-		if err := rows.Scan(&g.ID, &g.Plugin, &g.Resource, &acts, &created, &expires, &source, &g.Note); err != nil {
+		if err := rows.Scan(&g.ID, &g.Plugin, &g.Resource, &acts, &created, &expires, &source, &g.Note, &g.KeyID, &g.InstallID); err != nil {
 			return nil, err
 		}
 		g.Actions = strings.Split(acts, ",")
@@ -170,17 +242,41 @@ func (s *Store) ListGrants(ctx context.Context, plugin string) ([]Grant, error) 
 	return gs, nil
 }
 
+// boundCols are grantCols of grants g joined to the installed row p that
+// they are bound to: the one place that says which grants can apply.
+const boundCols = `g.id, g.plugin, g.resource, g.actions, g.created, g.expires, g.source, g.note, g.key_id, g.install_id`
+
+const boundJoin = ` FROM grants g JOIN plugins p ON p.id = g.plugin AND p.install_id = g.install_id AND p.key_id = g.key_id
+	WHERE g.install_id <> '' AND (g.expires IS NULL OR g.expires > ?)`
+
 // ActiveGrants returns every grant in force at now, ordered by id: the snapshot
-// the policy engine decides with.
+// the policy engine decides with. A grant is in force when it has not expired
+// and is bound to its plugin's current install (Grant.BoundTo); pending
+// grants and grants of an install that is gone are never returned.
 func (s *Store) ActiveGrants(ctx context.Context, now time.Time) ([]Grant, error) {
-	rows, err := s.db.QueryContext(ctx,
-		`SELECT `+grantCols+` FROM grants WHERE expires IS NULL OR expires > ? ORDER BY id`, now.UnixNano())
+	rows, err := s.db.QueryContext(ctx, `SELECT `+boundCols+boundJoin+` ORDER BY g.id`, now.UnixNano())
 	if err != nil {
 		return nil, fmt.Errorf("list active grants: %w", err)
 	}
 	gs, err := scanGrants(rows)
 	if err != nil {
 		return nil, fmt.Errorf("list active grants: %w", err)
+	}
+	return gs, nil
+}
+
+// ActiveGrantsOf returns the grants in force at now for the install p (its
+// id, install id and publisher key), ordered by id: the grants the host mints
+// p's tokens from. If p is no longer the installed row, nothing is returned.
+func (s *Store) ActiveGrantsOf(ctx context.Context, p Plugin, now time.Time) ([]Grant, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT `+boundCols+boundJoin+` AND p.id = ? AND p.install_id = ? AND p.key_id = ? ORDER BY g.id`,
+		now.UnixNano(), p.ID, p.InstallID, p.KeyID)
+	if err != nil {
+		return nil, fmt.Errorf("list active grants of %s: %w", p.ID, err)
+	}
+	gs, err := scanGrants(rows)
+	if err != nil {
+		return nil, fmt.Errorf("list active grants of %s: %w", p.ID, err)
 	}
 	return gs, nil
 }

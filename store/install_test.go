@@ -138,9 +138,9 @@ func TestInstallPluginReplace(t *testing.T) {
 	s := openTest(t, WithRecorder(rec))
 	first, err := s.InstallPlugin(ctx, plugin("1.0.0"), []Grant{grant("clipboard", "write"), grant("kv:a", "read")}, InstallOpts{})
 	must(t, err)
-	_, err = s.AddGrant(ctx, Grant{Plugin: "demo", Resource: "kv:keep", Actions: []string{"read"}})
+	_, err = s.AddGrant(ctx, Grant{Plugin: "demo", Resource: "kv:keep", Actions: []string{"read"}, InstallID: first.Plugin.InstallID})
 	must(t, err)
-	drop, err := s.AddGrant(ctx, Grant{Plugin: "demo", Resource: "kv:gone", Actions: []string{"read"}})
+	drop, err := s.AddGrant(ctx, Grant{Plugin: "demo", Resource: "kv:gone", Actions: []string{"read"}, InstallID: first.Plugin.InstallID})
 	must(t, err)
 	other, err := s.AddGrant(ctx, Grant{Plugin: "other", Resource: "clipboard", Actions: []string{"read"}})
 	must(t, err)
@@ -150,8 +150,16 @@ func TestInstallPluginReplace(t *testing.T) {
 
 	// A grant id of another plugin, or a stale digest, refuses the whole upgrade.
 	before := snapshot(t, s)
-	if _, err := s.InstallPlugin(ctx, plugin("2.0.0"), nil, InstallOpts{Replace: true, DropGrantIDs: []int64{other.ID}}); !errors.Is(err, ErrInvalid) {
+	if _, err := s.InstallPlugin(ctx, plugin("2.0.0"), nil, InstallOpts{Replace: true, Upgrade: true, DropGrantIDs: []int64{other.ID}}); !errors.Is(err, ErrInvalid) {
 		t.Fatalf("dropping another plugin's grant: %v, want ErrInvalid", err)
+	}
+	if _, err := s.InstallPlugin(ctx, plugin("2.0.0"), nil, InstallOpts{Replace: true, Upgrade: true, ConfirmGrantIDs: []int64{other.ID}}); !errors.Is(err, ErrInvalid) {
+		t.Fatalf("confirming another plugin's grant: %v, want ErrInvalid", err)
+	}
+	otherKey := plugin("2.0.0")
+	otherKey.KeyID = "ed25519:00000000000000ff"
+	if _, err := s.InstallPlugin(ctx, otherKey, nil, InstallOpts{Replace: true, Upgrade: true}); !errors.Is(err, ErrInvalid) {
+		t.Fatalf("an upgrade signed by another key: %v, want ErrInvalid", err)
 	}
 	if _, err := s.InstallPlugin(ctx, plugin("2.0.0"), nil, InstallOpts{Replace: true, IfDigest: "sha256:0.9.0"}); !errors.Is(err, ErrChanged) {
 		t.Fatalf("stale IfDigest: %v, want ErrChanged", err)
@@ -161,9 +169,9 @@ func TestInstallPluginReplace(t *testing.T) {
 	}
 
 	res, err := s.InstallPlugin(ctx, plugin("2.0.0"), []Grant{grant("kv:b", "write")},
-		InstallOpts{Replace: true, IfDigest: "sha256:1.0.0", KeepGrantIDs: []int64{first.Added[0].ID, other.ID}, DropGrantIDs: []int64{drop.ID, 999999}})
+		InstallOpts{Replace: true, Upgrade: true, IfDigest: "sha256:1.0.0", KeepGrantIDs: []int64{first.Added[0].ID, other.ID}, DropGrantIDs: []int64{drop.ID, 999999}})
 	must(t, err)
-	if res.Previous == nil || res.Previous.Version != "1.0.0" || res.Plugin.Version != "2.0.0" ||
+	if res.Previous == nil || res.Previous.Version != "1.0.0" || res.Plugin.Version != "2.0.0" || res.Plugin.InstallID != first.Plugin.InstallID ||
 		len(res.Removed) != 2 || len(res.Added) != 1 || len(res.Kept) != 1 || res.Kept[0].ID != first.Added[0].ID {
 		t.Fatalf("result %+v", res)
 	}
@@ -178,8 +186,8 @@ func TestInstallPluginReplace(t *testing.T) {
 	}
 	p, err := s.GetPlugin(ctx, "demo")
 	must(t, err)
-	if p.Version != "2.0.0" || p.State != StateActive {
-		t.Fatalf("row after upgrade %+v", p)
+	if p.Version != "2.0.0" || p.State != StateActive || p.InstallID != first.Plugin.InstallID {
+		t.Fatalf("row after upgrade %+v; an upgrade keeps the install id", p)
 	}
 	want := "grant.deleted kv:a install|grant.deleted kv:gone user|grant.added kv:b install|plugin.state_changed demo active"
 	if got := strings.Join(rec.take(), "|"); got != want {
@@ -223,9 +231,9 @@ func TestInstallPluginAllOrNothing(t *testing.T) {
 					return f.hook(cancel)(ctx)
 				}))
 				if upgrade {
-					_, err := s.InstallPlugin(ctx, plugin("1.0.0"), []Grant{grant("clipboard", "write")}, InstallOpts{})
+					first, err := s.InstallPlugin(ctx, plugin("1.0.0"), []Grant{grant("clipboard", "write")}, InstallOpts{})
 					must(t, err)
-					_, err = s.AddGrant(ctx, Grant{Plugin: "demo", Resource: "kv:user", Actions: []string{"read"}})
+					_, err = s.AddGrant(ctx, Grant{Plugin: "demo", Resource: "kv:user", Actions: []string{"read"}, InstallID: first.Plugin.InstallID})
 					must(t, err)
 					must(t, s.KVSet(ctx, "demo", "k", []byte("v")))
 				}
@@ -238,7 +246,7 @@ func TestInstallPluginAllOrNothing(t *testing.T) {
 				rec.take()
 				armed = true
 				_, err := s.InstallPlugin(ctx, plugin("2.0.0"), []Grant{grant("kv:first", "read"), grant("kv:boom", "read")},
-					InstallOpts{Replace: true})
+					InstallOpts{Replace: true, Upgrade: upgrade})
 				if err == nil || (f.want != nil && !errors.Is(err, f.want)) || (f.trigger && !strings.Contains(err.Error(), "boom")) {
 					t.Fatalf("install: %v, want %v", err, f.want)
 				}

@@ -2,7 +2,9 @@ package store
 
 import (
 	"context"
+	"crypto/rand"
 	"database/sql"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"time"
@@ -18,8 +20,7 @@ const (
 	StateQuarantined PluginState = "quarantined"
 )
 
-// Plugin is one installed plugin. The bundle issue extends this table in a later
-// migration.
+// Plugin is one installed plugin.
 type Plugin struct {
 	ID          string          `json:"id"`
 	Version     string          `json:"version"`
@@ -31,19 +32,43 @@ type Plugin struct {
 	InstalledAt time.Time       `json:"installed_at"`
 	State       PluginState     `json:"state"`
 	Risk        int             `json:"risk"`
+	// InstallID names this install: minted by each fresh install, kept by an
+	// upgrade from the same publisher key (InstallOpts.Upgrade). Grants are
+	// bound to it (Grant.BoundTo); an uninstall and reinstall gets a new one,
+	// so no grant of the old install reaches the new one.
+	InstallID string `json:"install_id"`
 }
 
-// UpsertPlugin inserts p or replaces the row with the same ID (an upgrade).
-// InstalledAt defaults to now and State to active.
+// UpsertPlugin inserts p or replaces the row with the same ID. InstalledAt
+// defaults to now, State to active, and InstallID to a new install id: the
+// grants bound to a row it replaces then no longer apply. It writes the row
+// alone; installs and upgrades go through InstallPlugin, which also settles
+// the grants in the same transaction.
 func (s *Store) UpsertPlugin(ctx context.Context, p Plugin) error {
 	p, err := s.checkPlugin(p)
 	if err != nil {
 		return err
 	}
+	if p.InstallID == "" {
+		if p.InstallID, err = newInstallID(); err != nil {
+			return fmt.Errorf("save plugin %s: %w", p.ID, err)
+		}
+	}
 	if err := upsertPlugin(ctx, s.db, p); err != nil {
 		return fmt.Errorf("save plugin %s: %w", p.ID, err)
 	}
 	return nil
+}
+
+// newInstallID returns 128 random bits in hex: ids of installs of the same
+// name on one host never repeat, so a grant bound to one never matches
+// another.
+func newInstallID() (string, error) {
+	var b [16]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		return "", fmt.Errorf("mint an install id: %w", err)
+	}
+	return hex.EncodeToString(b[:]), nil
 }
 
 // checkPlugin applies the defaults (State active, InstalledAt now) and the
@@ -74,16 +99,16 @@ type execer interface {
 }
 
 func upsertPlugin(ctx context.Context, db execer, p Plugin) error {
-	_, err := db.ExecContext(ctx, `INSERT INTO plugins (id, version, publisher, key_id, path, manifest, digest, installed_at, state, risk)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+	_, err := db.ExecContext(ctx, `INSERT INTO plugins (id, version, publisher, key_id, path, manifest, digest, installed_at, state, risk, install_id)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 		ON CONFLICT (id) DO UPDATE SET version = excluded.version, publisher = excluded.publisher, key_id = excluded.key_id,
 			path = excluded.path, manifest = excluded.manifest, digest = excluded.digest, installed_at = excluded.installed_at,
-			state = excluded.state, risk = excluded.risk`,
-		p.ID, p.Version, p.Publisher, p.KeyID, p.Path, string(p.Manifest), p.Digest, p.InstalledAt.UnixNano(), string(p.State), p.Risk)
+			state = excluded.state, risk = excluded.risk, install_id = excluded.install_id`,
+		p.ID, p.Version, p.Publisher, p.KeyID, p.Path, string(p.Manifest), p.Digest, p.InstalledAt.UnixNano(), string(p.State), p.Risk, p.InstallID)
 	return err
 }
 
-const pluginCols = `id, version, publisher, key_id, path, manifest, digest, installed_at, state, risk`
+const pluginCols = `id, version, publisher, key_id, path, manifest, digest, installed_at, state, risk, install_id`
 
 type scanner interface{ Scan(dest ...any) error }
 
@@ -94,7 +119,7 @@ func scanPlugin(r scanner) (Plugin, error) {
 		at       int64
 		state    string
 	)
-	if err := r.Scan(&p.ID, &p.Version, &p.Publisher, &p.KeyID, &p.Path, &manifest, &p.Digest, &at, &state, &p.Risk); err != nil {
+	if err := r.Scan(&p.ID, &p.Version, &p.Publisher, &p.KeyID, &p.Path, &manifest, &p.Digest, &at, &state, &p.Risk, &p.InstallID); err != nil {
 		return Plugin{}, err
 	}
 	p.Manifest = json.RawMessage(manifest)
@@ -133,10 +158,13 @@ func (s *Store) ListPlugins(ctx context.Context) ([]Plugin, error) {
 	return out, nil
 }
 
-// DeletePlugin uninstalls id: its row, its kv storage and its grants go in one
-// transaction. Grants go too because a later plugin of the same id may come from
-// another publisher and must not inherit what the user granted this one.
-// Revocations stay. ErrNotFound if id is not installed.
+// DeletePlugin uninstalls id: its row, its kv storage and every grant of that
+// name (bound to this install or pending) go in one transaction. Grants go too
+// because a later plugin of the same id may come from another publisher and
+// must not inherit what the user granted this one; the install id each grant
+// is bound to would keep them inert anyway, but a grant that can never apply
+// should not sit in `warden grants` looking as if it could. Revocations stay.
+// ErrNotFound if id is not installed.
 func (s *Store) DeletePlugin(ctx context.Context, id string) error {
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {

@@ -12,8 +12,11 @@ type EventType string
 // The changes the store reports. They are the ones a security review asks about:
 // who was given what, what was taken away, what was quarantined.
 const (
-	EventGrantAdded         EventType = "grant.added"
-	EventGrantDeleted       EventType = "grant.deleted"
+	EventGrantAdded   EventType = "grant.added"
+	EventGrantDeleted EventType = "grant.deleted"
+	// EventGrantConfirmed: a pending grant was confirmed on a consent screen
+	// and bound to an install; from now on it applies.
+	EventGrantConfirmed     EventType = "grant.confirmed"
 	EventRevoked            EventType = "revoked"
 	EventPluginStateChanged EventType = "plugin.state_changed"
 )
@@ -22,7 +25,7 @@ const (
 // matching Type.
 type Event struct {
 	Type       EventType
-	Grant      *Grant      // grant.added, grant.deleted
+	Grant      *Grant      // grant.added, grant.deleted, grant.confirmed
 	Revocation *Revocation // revoked
 	Plugin     string      // plugin.state_changed
 	State      PluginState // plugin.state_changed

@@ -46,6 +46,18 @@
 // is one transaction, InstallPlugin, and so is uninstalling one (row, kv data,
 // grants), DeletePlugin: no failure leaves a plugin without its grants or
 // grants without their plugin.
+//
+// # Grants are bound to an install
+//
+// Each install gets a random install id (Plugin.InstallID); an upgrade from
+// the same publisher key keeps it, anything else mints a new one. Each grant
+// records the install id and publisher key it was given for, and applies only
+// while both match its plugin's row (Grant.BoundTo). ActiveGrants and
+// ActiveGrantsOf, the only reads the host decides and mints tokens with, join
+// on that, so no code path can hand a plugin a grant given to another
+// publisher's plugin of the same name, to an earlier install, or before any
+// install. A grant given before any install is pending (no install id) until
+// a consent screen confirms it (InstallOpts.ConfirmGrantIDs).
 package store
 
 import (

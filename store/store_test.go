@@ -26,6 +26,20 @@ func openTest(t testing.TB, opts ...Option) *Store {
 	return s
 }
 
+// installed writes a plugin row for id signed by key and returns it, with the
+// install id the store gave it.
+func installed(t testing.TB, s *Store, id, key string) Plugin {
+	t.Helper()
+	ctx := context.Background()
+	must(t, s.UpsertPlugin(ctx, Plugin{ID: id, Version: "1.0.0", KeyID: key, Manifest: []byte(`{}`)}))
+	p, err := s.GetPlugin(ctx, id)
+	must(t, err)
+	if p.InstallID == "" {
+		t.Fatalf("plugin %s has no install id", id)
+	}
+	return p
+}
+
 func TestOpenFileModeAndPragmas(t *testing.T) {
 	ctx := context.Background()
 	s := openTest(t)
@@ -105,7 +119,7 @@ func TestMigrationFromEmpty(t *testing.T) {
 		}
 		got = append(got, fmt.Sprintf("%d_%s", v, n))
 	}
-	if strings.Join(got, ",") != "1_init,2_kv" {
+	if strings.Join(got, ",") != "1_init,2_kv,3_grant_binding" {
 		t.Fatalf("applied migrations %v", got)
 	}
 	for _, table := range []string{"grants", "revocations", "plugins", "keys", "kv", "kv_usage"} {
@@ -119,6 +133,10 @@ func TestMigrationFromEmpty(t *testing.T) {
 	}
 }
 
+// The previous schema's grants named only a plugin. Migrating binds the
+// grants of each installed plugin to that install (they are the ones in force
+// today) and leaves the grants of a plugin not installed pending, so that
+// they apply to nothing until a person confirms them on a consent screen.
 func TestMigrationFromPreviousVersion(t *testing.T) {
 	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), FileName)
@@ -130,9 +148,16 @@ func TestMigrationFromPreviousVersion(t *testing.T) {
 	if v, _ := old.SchemaVersion(ctx); v != latest-1 {
 		t.Fatalf("old database at version %d, want %d", v, latest-1)
 	}
-	g, err := old.AddGrant(ctx, Grant{Plugin: "sheet-gen", Resource: "filesystem:/data/**", Actions: []string{"read"}})
-	if err != nil {
-		t.Fatal(err)
+	// Rows as the previous warden wrote them: this binary's writers know
+	// the new columns, so the old rows go in as SQL against the old schema.
+	for _, q := range []string{
+		`INSERT INTO plugins (id, version, publisher, key_id, manifest, installed_at) VALUES ('sheet-gen', '1.0.0', 'Acme', 'ed25519:00000000000000aa', '{}', 1)`,
+		`INSERT INTO grants (plugin, resource, actions, created, source) VALUES ('sheet-gen', 'filesystem:/data/**', 'read', 1, 'user')`,
+		`INSERT INTO grants (plugin, resource, actions, created, source) VALUES ('not-yet', 'clipboard', 'read', 1, 'user')`,
+	} {
+		if _, err := old.db.ExecContext(ctx, q); err != nil {
+			t.Fatal(err)
+		}
 	}
 	old.Close()
 
@@ -144,12 +169,29 @@ func TestMigrationFromPreviousVersion(t *testing.T) {
 	if v, _ := s.SchemaVersion(ctx); v != latest {
 		t.Fatalf("migrated database at version %d, want %d", v, latest)
 	}
-	gs, err := s.ListGrants(ctx, "sheet-gen")
-	if err != nil || len(gs) != 1 || gs[0].ID != g.ID {
-		t.Fatalf("grant lost in migration: %v %v", gs, err)
+	p, err := s.GetPlugin(ctx, "sheet-gen")
+	if err != nil || len(p.InstallID) != 32 {
+		t.Fatalf("installed plugin after migration: %+v %v; want a 128-bit install id", p, err)
+	}
+	gs, err := s.ListGrants(ctx, "")
+	if err != nil || len(gs) != 2 {
+		t.Fatalf("grants lost in migration: %v %v", gs, err)
+	}
+	if !gs[0].BoundTo(p) || gs[0].KeyID != "ed25519:00000000000000aa" {
+		t.Fatalf("grant of the installed plugin not bound to its install: %+v", gs[0])
+	}
+	if !gs[1].Pending() || gs[1].KeyID != "" {
+		t.Fatalf("grant of a plugin not installed is not pending for no key: %+v", gs[1])
+	}
+	active, err := s.ActiveGrants(ctx, time.Now())
+	if err != nil || len(active) != 1 || active[0].ID != gs[0].ID {
+		t.Fatalf("active grants after migration: %+v %v; want only the bound one", active, err)
 	}
 	if err := s.KVSet(ctx, "sheet-gen", "k", []byte("v")); err != nil {
 		t.Fatalf("kv after migration: %v", err)
+	}
+	if err := s.IntegrityCheck(ctx); err != nil {
+		t.Fatal(err)
 	}
 }
 
@@ -177,18 +219,20 @@ func TestGrants(t *testing.T) {
 	s := openTest(t, WithClock(func() time.Time { return now }),
 		WithRecorder(RecorderFunc(func(_ context.Context, e Event) error { events = append(events, e); return nil })))
 
-	g1, err := s.AddGrant(ctx, Grant{Plugin: "a", Resource: "filesystem:/x/**", Actions: []string{"write", "read", "read"}})
+	a, b := installed(t, s, "a", "ed25519:000000000000000a"), installed(t, s, "b", "ed25519:000000000000000b")
+	g1, err := s.AddGrant(ctx, Grant{Plugin: "a", Resource: "filesystem:/x/**", Actions: []string{"write", "read", "read"}, InstallID: a.InstallID})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if g1.ID == 0 || g1.Source != SourceUser || !g1.Created.Equal(now) || strings.Join(g1.Actions, ",") != "read,write" {
-		t.Fatalf("grant not normalised: %+v", g1)
+	if g1.ID == 0 || g1.Source != SourceUser || !g1.Created.Equal(now) || strings.Join(g1.Actions, ",") != "read,write" ||
+		g1.KeyID != a.KeyID || g1.InstallID != a.InstallID || !g1.BoundTo(a) {
+		t.Fatalf("grant not normalised or not bound to the install: %+v", g1)
 	}
-	g2, err := s.AddGrant(ctx, Grant{Plugin: "a", Resource: "clipboard", Actions: []string{"read"}, Expires: now.Add(time.Hour), Source: SourceInstall, Note: "consent"})
+	g2, err := s.AddGrant(ctx, Grant{Plugin: "a", Resource: "clipboard", Actions: []string{"read"}, Expires: now.Add(time.Hour), Source: SourceInstall, Note: "consent", InstallID: a.InstallID})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.AddGrant(ctx, Grant{Plugin: "b", Resource: "clipboard", Actions: []string{"read"}}); err != nil {
+	if _, err := s.AddGrant(ctx, Grant{Plugin: "b", Resource: "clipboard", Actions: []string{"read"}, InstallID: b.InstallID}); err != nil {
 		t.Fatal(err)
 	}
 	for _, bad := range []Grant{
@@ -306,9 +350,11 @@ func TestPlugins(t *testing.T) {
 		t.Fatalf("list: %+v", ps)
 	}
 	// Uninstall takes the plugin's storage and grants with it.
-	s.KVSet(ctx, "sheet-gen", "k", []byte("v"))
-	s.AddGrant(ctx, Grant{Plugin: "sheet-gen", Resource: "clipboard", Actions: []string{"read"}})
-	s.AddGrant(ctx, Grant{Plugin: "other", Resource: "clipboard", Actions: []string{"read"}})
+	must(t, s.KVSet(ctx, "sheet-gen", "k", []byte("v")))
+	_, err = s.AddGrant(ctx, Grant{Plugin: "sheet-gen", Resource: "clipboard", Actions: []string{"read"}, InstallID: ps[0].InstallID})
+	must(t, err)
+	_, err = s.AddGrant(ctx, Grant{Plugin: "other", Resource: "clipboard", Actions: []string{"read"}, KeyID: "ed25519:0000000000000001"})
+	must(t, err)
 	if err := s.DeletePlugin(ctx, "sheet-gen"); err != nil {
 		t.Fatal(err)
 	}

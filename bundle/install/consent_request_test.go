@@ -31,7 +31,7 @@ func TestConsentRequestNotes(t *testing.T) {
 		{[]int{0, 1, 2}, "+20 can read local data (permission 2) and reach the network (permission 3): the exfiltration shape"},
 		{[]int{2}, "+20 can read local data (filesystem:/srv/notes) and reach the network (permission 1): the exfiltration shape"},
 	} {
-		req := consentRequest(m, Report{}, score, upgradePlan{ask: c.ask})
+		req := consentRequest(m, Report{}, score, grantPlan{ask: c.ask})
 		if !slices.Equal(req.Notes, []string{c.want}) {
 			t.Errorf("ask %v: notes %q, want [%q]", c.ask, req.Notes, c.want)
 		}

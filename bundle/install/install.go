@@ -12,20 +12,43 @@
 // transaction (store.InstallPlugin): a failure there removes the new files
 // and leaves no plugin without its grants.
 //
+// # Grants that exist before the install
+//
+// Every grant is bound to the install it is for (store.Grant): its publisher
+// key and install id. Nothing applies to a plugin that the person did not
+// see on its consent screen, or that an unattended install (pre-approval,
+// --yes) did not itself give. Two kinds of grants exist before an install,
+// and the consent screen shows both as lines of their own, under the
+// permissions it asks about:
+//
+//   - pending grants, given with `warden grant --key KEY` before the plugin
+//     was installed. One pinned to this bundle's key starts marked; one
+//     for no key (written before grants were bound) starts cleared; one for
+//     another key is not shown and stays pending. A marked line is
+//     confirmed and bound to the new install (grant.confirmed); a cleared
+//     one is deleted (grant.deleted). An install without a person confirms
+//     none of them: it deletes them.
+//   - on an upgrade, the installed version's grants (see below), marked;
+//     clearing one deletes it.
+//
+// A grant the new manifest does not cover is deleted whatever the person
+// chooses, and listed on the screen as removed.
+//
 // # Upgrades
 //
 // With Config.Upgrade an installed plugin is replaced by a newer version of
-// itself from the same publisher and key. The consent screen lists only the
-// permissions that are new or changed (same resource and the same actions
-// count as unchanged); an unchanged permission keeps the decision made for
-// it before, granted or not. User grants (`warden grant`) stay when the new
-// manifest still covers them and are deleted, as recorded grant.deleted
-// events, when it does not. A lower version is refused (ErrDowngrade)
-// unless Config.AllowDowngrade; the same version is refused as installed.
-// The new version is extracted next to the old one, the store transaction
-// switches to it, and only then is the old version's directory removed; a
-// failure or refusal at any step leaves the old version installed and
-// working.
+// itself from the same publisher and key; the new row keeps the install id,
+// so the grants bound to it carry over. The consent screen asks only about
+// the permissions that are new or changed (same resource and the same
+// actions count as unchanged); an unchanged permission keeps the decision
+// made for it before, granted or not, and its grant is shown as an existing
+// one. User grants (`warden grant`) are shown and stay when the new manifest
+// still covers them and are deleted, as recorded grant.deleted events, when
+// it does not. A lower version is refused (ErrDowngrade) unless
+// Config.AllowDowngrade; the same version is refused as installed. The new
+// version is extracted next to the old one, the store transaction switches
+// to it, and only then is the old version's directory removed; a failure or
+// refusal at any step leaves the old version installed and working.
 package install
 
 import (
@@ -151,7 +174,10 @@ type Report struct {
 	// of the old version.
 	Previous string        `json:"previous_version,omitempty"`
 	Kept     []store.Grant `json:"kept,omitempty"`    // unchanged install grants and covered user grants
-	Removed  []store.Grant `json:"removed,omitempty"` // install grants replaced, user grants outside the new manifest
+	Removed  []store.Grant `json:"removed,omitempty"` // install grants replaced, grants cleared or outside the new manifest
+	// Confirmed are grants given before the install (`warden grant --key`)
+	// that the person confirmed on the consent screen: they now apply.
+	Confirmed []store.Grant `json:"confirmed,omitempty"`
 }
 
 // PluginsDir is where plugins are extracted under a home.
@@ -216,24 +242,21 @@ func Install(ctx context.Context, b *bundle.Bundle, c Config) (Report, error) {
 	score := manifest.Risk(m)
 	rep.Risk = score.Value
 
-	// 3b. On an upgrade: which permissions are new or changed (only those
-	// are asked about), which old grants carry over, which user grants no
-	// longer fit.
-	var plan upgradePlan
-	if upgrade {
-		if plan, err = planUpgrade(ctx, c.Store, m, prev); err != nil {
-			return rep, fmt.Errorf("install %s: %w", m.Name, err)
-		}
-	} else {
-		plan.ask = make([]int, len(m.Permissions))
-		for i := range plan.ask {
-			plan.ask[i] = i
-		}
+	// 3b. Which permissions to ask about (all of them, or on an upgrade the
+	// new or changed ones), and what becomes of the grants that exist
+	// already: the installed version's, and those given before any install.
+	plan, err := planGrants(ctx, c.Store, m, rep.KeyID, prev)
+	if err != nil {
+		return rep, fmt.Errorf("install %s: %w", m.Name, err)
 	}
 
 	// 4. Consent: pre-approval, --yes, or a person, for the permissions in
-	// plan.ask.
+	// plan.ask and the grants in plan.existing. Without a person, the
+	// installed version's grants are kept and grants given before the
+	// install are dropped: only a person at a consent screen that shows
+	// them confirms those.
 	var accepted []int
+	keep := make([]bool, len(plan.existing))
 	source := store.SourceInstall
 	switch {
 	case preapproved(pol, m.Publisher.Name, rep.KeyID):
@@ -241,11 +264,13 @@ func Install(ctx context.Context, b *bundle.Bundle, c Config) (Report, error) {
 			return rep, policyError(m.Name, d)
 		}
 		rep.By, accepted, source = ByPreapproved, plan.ask, store.SourcePolicy
+		plan.keepUnattended(keep)
 	case c.Yes:
 		if d := pol.InstallAllowed(score.Value, true); d.Effect != policy.Allow {
 			return rep, policyError(m.Name, d)
 		}
 		rep.By, accepted = ByUnattended, plan.ask
+		plan.keepUnattended(keep)
 	case c.Prompter != nil:
 		if d := pol.InstallAllowed(score.Value, false); d.Effect != policy.Allow {
 			return rep, policyError(m.Name, d)
@@ -256,8 +281,11 @@ func Install(ctx context.Context, b *bundle.Bundle, c Config) (Report, error) {
 		}
 		rep.By = ByConsent
 		for _, i := range d.Accepted {
-			if i >= 0 && i < len(plan.ask) {
+			switch {
+			case i >= 0 && i < len(plan.ask):
 				accepted = append(accepted, plan.ask[i])
+			case i >= len(plan.ask) && i < len(plan.ask)+len(plan.existing):
+				keep[i-len(plan.ask)] = true
 			}
 		}
 	default:
@@ -297,7 +325,8 @@ func Install(ctx context.Context, b *bundle.Bundle, c Config) (Report, error) {
 			Note: "granted at install of " + m.Version + " (" + rep.By + ")",
 		})
 	}
-	opts := store.InstallOpts{Replace: upgrade, IfDigest: prev.Digest, KeepGrantIDs: plan.keep, DropGrantIDs: plan.drop}
+	opts := plan.installOpts(keep)
+	opts.Replace, opts.Upgrade, opts.IfDigest = upgrade, upgrade, prev.Digest
 	res, err := c.Store.InstallPlugin(ctx, p, grants, opts)
 	if err != nil && !errors.Is(err, store.ErrNotRecorded) {
 		os.RemoveAll(dest)
@@ -317,7 +346,8 @@ func Install(ctx context.Context, b *bundle.Bundle, c Config) (Report, error) {
 	rep.Path = dest
 	rep.Grants = res.Added
 	rep.Removed = res.Removed
-	rep.Kept = append(res.Kept, plan.keptUser...)
+	rep.Confirmed = res.Confirmed
+	rep.Kept = append(res.Kept, plan.keptUser(keep, res.Removed)...)
 	if upgrade && prev.Path != dest && ownedDir(c.Home, m.Name, prev.Path) {
 		// Best effort: the new version is in and working; a directory left
 		// behind is disk space, not state.
@@ -347,66 +377,166 @@ func checkUpgrade(m *manifest.Manifest, keyID string, prev store.Plugin, c Confi
 	return nil
 }
 
-// upgradePlan is what an install over an installed version does with
-// permissions and grants.
-type upgradePlan struct {
-	ask      []int         // indexes of m.Permissions to ask about: new or changed
-	keep     []int64       // install and policy grants of unchanged permissions
-	drop     []int64       // user grants the new manifest no longer covers
-	keptUser []store.Grant // user grants it still covers
+// grantPlan is what an install does with the permissions it asks about and
+// with the grants that exist before it.
+type grantPlan struct {
+	ask      []int      // indexes of m.Permissions to ask about: all, or on an upgrade the new or changed
+	existing []existing // grants shown as lines of their own, after the asked permissions
+	removed  []store.Grant
 }
 
-// planUpgrade compares the new manifest with the installed one. A
-// permission is unchanged when the old manifest declares the same resource
-// with the same actions; its install or policy grant, if the person gave it,
-// is kept, and it is not asked about again. Every other permission is asked
-// about. If the old manifest cannot be read, every permission counts as new
-// and no install grant is kept.
-func planUpgrade(ctx context.Context, st Store, m *manifest.Manifest, prev store.Plugin) (upgradePlan, error) {
-	var plan upgradePlan
-	oldPerms := map[string]bool{}
-	if old, err := manifest.Parse(prev.Manifest); err == nil {
-		for _, p := range old.Permissions {
-			oldPerms[permKey(p.Resource, p.Actions)] = true
-		}
-	}
+// existing is a grant that exists before the install.
+type existing struct {
+	grant store.Grant
+	// pending: given before any install; keeping it confirms it (binds it
+	// to this install). Otherwise it is the installed version's.
+	pending bool
+	// marked: starts marked on the screen. A pending grant pinned to this
+	// bundle's key and the installed version's grants start marked; a
+	// pending grant for no particular key starts cleared.
+	marked bool
+	what   string // the screen's words for it
+}
+
+// planGrants compares the new manifest m, signed by keyID, with the grants
+// that exist for its name: the installed version prev's (when prev.ID is
+// set, an upgrade from the same key) and the pending ones.
+//
+// On an upgrade a permission is unchanged when the old manifest declares the
+// same resource with the same actions; it is not asked about again, and its
+// install or policy grant, if the person gave it, is shown as an existing
+// grant. Every other permission is asked about. If the old manifest cannot
+// be read, every permission counts as new and no install grant is kept. A
+// user grant of the installed version is shown when the new manifest covers
+// it and removed when it does not.
+//
+// A pending grant for this key, or for no key (a database from before
+// grants were bound), is shown when the new manifest covers it and removed
+// when it does not or has expired; a pending grant for another key is left
+// alone: it is not this publisher's to see or take.
+func planGrants(ctx context.Context, st Store, m *manifest.Manifest, keyID string, prev store.Plugin) (grantPlan, error) {
+	var plan grantPlan
 	newPerms := make([]policy.Permission, len(m.Permissions))
-	unchanged := map[string]bool{}
 	for i, p := range m.Permissions {
 		newPerms[i] = policy.Permission{Resource: p.Resource, Actions: p.Actions}
-		k := permKey(p.Resource, p.Actions)
-		if oldPerms[k] {
-			unchanged[k] = true
-		} else {
-			plan.ask = append(plan.ask, i)
-		}
 	}
 	covers, err := policy.NewManifest(newPerms, resource.Options{})
 	if err != nil {
 		return plan, fmt.Errorf("read the new manifest's permissions: %w", err)
 	}
-	gs, err := st.ListGrants(ctx, prev.ID)
+	covered := func(g store.Grant) bool {
+		pat, err := resource.Parse(g.Resource)
+		if err != nil {
+			return false
+		}
+		ok, _ := covers.Covers(pat, g.Actions)
+		return ok
+	}
+	oldPerms := map[string]bool{}
+	if prev.ID != "" {
+		if old, err := manifest.Parse(prev.Manifest); err == nil {
+			for _, p := range old.Permissions {
+				oldPerms[permKey(p.Resource, p.Actions)] = true
+			}
+		}
+	}
+	unchanged := map[string]bool{}
+	for i, p := range m.Permissions {
+		if k := permKey(p.Resource, p.Actions); oldPerms[k] {
+			unchanged[k] = true
+		} else {
+			plan.ask = append(plan.ask, i)
+		}
+	}
+	gs, err := st.ListGrants(ctx, m.Name)
 	if err != nil {
 		return plan, err
 	}
 	for _, g := range gs {
-		switch g.Source {
-		case store.SourceInstall, store.SourcePolicy:
+		switch {
+		case g.Pending() && g.KeyID != "" && g.KeyID != keyID:
+			// Pinned to another publisher's key: not this install's.
+		case g.Pending() && (!covered(g) || !g.Active(time.Now())):
+			plan.removed = append(plan.removed, g)
+		case g.Pending():
+			plan.existing = append(plan.existing, existing{grant: g, pending: true, marked: g.KeyID != "", what: pendingWords(g)})
+		case prev.ID == "" || !g.BoundTo(prev):
+			// Bound to no install of this name that is here: the store
+			// deletes it in the install's transaction.
+		case g.Source == store.SourceInstall || g.Source == store.SourcePolicy:
 			if unchanged[permKey(g.Resource, g.Actions)] {
-				plan.keep = append(plan.keep, g.ID)
+				plan.existing = append(plan.existing, existing{grant: g, marked: true,
+					what: fmt.Sprintf("grant %d, given at the install of %s%s; kept unless you clear it", g.ID, prev.Version, expiryWords(g))})
 			}
+			// A changed permission's grant is replaced by what is asked.
+		case covered(g):
+			plan.existing = append(plan.existing, existing{grant: g, marked: true,
+				what: fmt.Sprintf("your grant %d (warden grant) to %s%s; kept unless you clear it", g.ID, prev.Version, expiryWords(g))})
 		default:
-			pat, err := resource.Parse(g.Resource)
-			if err == nil {
-				if ok, _ := covers.Covers(pat, g.Actions); ok {
-					plan.keptUser = append(plan.keptUser, g)
-					continue
-				}
-			}
-			plan.drop = append(plan.drop, g.ID)
+			plan.removed = append(plan.removed, g)
 		}
 	}
 	return plan, nil
+}
+
+// pendingWords says what a pending grant is on the consent screen.
+func pendingWords(g store.Grant) string {
+	when := g.Created.UTC().Format("2006-01-02")
+	if g.KeyID == "" {
+		return fmt.Sprintf("grant %d, given %s before any install and for no particular publisher%s; it applies only if you mark it",
+			g.ID, when, expiryWords(g))
+	}
+	return fmt.Sprintf("your grant %d, given %s before install for this publisher's key %s%s; it applies only if it stays marked",
+		g.ID, when, g.KeyID, expiryWords(g))
+}
+
+func expiryWords(g store.Grant) string {
+	if g.Expires.IsZero() {
+		return ""
+	}
+	return ", expires " + g.Expires.UTC().Format(time.RFC3339)
+}
+
+// keepUnattended decides for an install without a person: the installed
+// version's grants stay, and no pending grant is confirmed.
+func (plan grantPlan) keepUnattended(keep []bool) {
+	for i, e := range plan.existing {
+		keep[i] = !e.pending
+	}
+}
+
+// installOpts turns the plan and the person's choice (keep, by index of
+// plan.existing) into what the store does in the install's transaction.
+func (plan grantPlan) installOpts(keep []bool) store.InstallOpts {
+	var opts store.InstallOpts
+	for _, g := range plan.removed {
+		opts.DropGrantIDs = append(opts.DropGrantIDs, g.ID)
+	}
+	for i, e := range plan.existing {
+		switch g := e.grant; {
+		case e.pending && keep[i]:
+			opts.ConfirmGrantIDs = append(opts.ConfirmGrantIDs, g.ID)
+		case !keep[i]:
+			opts.DropGrantIDs = append(opts.DropGrantIDs, g.ID)
+		case g.Source == store.SourceInstall || g.Source == store.SourcePolicy:
+			opts.KeepGrantIDs = append(opts.KeepGrantIDs, g.ID)
+		}
+	}
+	return opts
+}
+
+// keptUser is the installed version's user grants kept, for the report:
+// the store reports the install and policy grants it kept itself.
+func (plan grantPlan) keptUser(keep []bool, removed []store.Grant) []store.Grant {
+	var out []store.Grant
+	for i, e := range plan.existing {
+		g := e.grant
+		if keep[i] && !e.pending && g.Source == store.SourceUser &&
+			!slices.ContainsFunc(removed, func(r store.Grant) bool { return r.ID == g.ID }) {
+			out = append(out, g)
+		}
+	}
+	return out
 }
 
 // permKey names a permission by its resource and its set of actions.
@@ -477,15 +607,16 @@ func preapproved(p *policy.Policy, name, keyID string) bool {
 	return false
 }
 
-// consentRequest shows the permissions plan.ask names; on an upgrade the
-// heading says so, and that unchanged permissions are not listed.
-func consentRequest(m *manifest.Manifest, rep Report, score manifest.Score, plan upgradePlan) consent.Request {
+// consentRequest shows the permissions plan.ask names, then the grants that
+// exist already, then the grants the install removes; on an upgrade the
+// heading says so, and that unchanged permissions are not asked again.
+func consentRequest(m *manifest.Manifest, rep Report, score manifest.Score, plan grantPlan) consent.Request {
 	req := consent.Request{
 		Plugin: m.Name, Version: m.Version, Publisher: m.Publisher.Name, KeyID: rep.KeyID,
 		Trust: rep.Verify.Reason, Risk: score.Value, Band: score.Band,
 	}
 	if rep.Previous != "" {
-		req.Version = fmt.Sprintf("%s (upgrade from %s; only new or changed permissions are listed, %d unchanged kept as they were)",
+		req.Version = fmt.Sprintf("%s (upgrade from %s; only new or changed permissions are asked for, %d unchanged as they were)",
 			m.Version, rep.Previous, len(m.Permissions)-len(plan.ask))
 	}
 	// A person sees items numbered from 1, not manifest paths: name each
@@ -515,6 +646,16 @@ func consentRequest(m *manifest.Manifest, rep Report, score manifest.Score, plan
 			}
 		}
 		req.Items = append(req.Items, it)
+	}
+	for _, e := range plan.existing {
+		req.Items = append(req.Items, consent.Item{Resource: e.grant.Resource, Actions: e.grant.Actions, Existing: e.what, Selected: e.marked})
+	}
+	for _, g := range plan.removed {
+		what := fmt.Sprintf("grant %d", g.ID)
+		if g.Pending() {
+			what += ", given before install"
+		}
+		req.Removed = append(req.Removed, consent.Item{Resource: g.Resource, Actions: g.Actions, Existing: what})
 	}
 	return req
 }

@@ -7,6 +7,7 @@ import (
 	"crypto/rand"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -185,18 +186,31 @@ func TestConsentScreenThroughPTY(t *testing.T) {
 		keys    []string // pressed one after another, each after the screen redraws
 		wantErr error
 		grants  []string
+		// pending adds `warden grant demo kv:cache-today read --key KEY`
+		// (this bundle's key) before the install: the screen shows it as
+		// line 3, marked.
+		pending bool
 	}{
-		{"accept all", []string{"a"}, nil, []string{"kv:cache-* read,write install", "clipboard write install"}},
-		{"accept some", []string{"2", "\r"}, nil, []string{"clipboard write install"}},
-		{"toggle twice then pick", []string{"1", "2", "1", "\r"}, nil, []string{"clipboard write install"}},
-		{"refuse", []string{"r"}, ErrRefused, nil},
-		{"enter with nothing", []string{"\r"}, ErrRefused, nil},
-		{"ctrl-c", []string{"1", "\x03"}, ErrInterrupted, nil},
+		{"accept all", []string{"a"}, nil, []string{"kv:cache-* read,write install", "clipboard write install"}, false},
+		{"accept some", []string{"2", "\r"}, nil, []string{"clipboard write install"}, false},
+		{"toggle twice then pick", []string{"1", "2", "1", "\r"}, nil, []string{"clipboard write install"}, false},
+		{"refuse", []string{"r"}, ErrRefused, nil, false},
+		{"enter with nothing", []string{"\r"}, ErrRefused, nil, false},
+		{"ctrl-c", []string{"1", "\x03"}, ErrInterrupted, nil, false},
+		{"grant before install kept", []string{"2", "\r"}, nil, []string{"kv:cache-today read user", "clipboard write install"}, true},
+		{"grant before install cleared", []string{"2", "3", "\r"}, nil, []string{"clipboard write install"}, true},
+		{"grant before install, refused", []string{"r"}, ErrRefused, []string{"kv:cache-today read user"}, true},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			b, pub := signedBundle(t, "demo", "1.0.0", perms)
 			e := newEnv(t, pub)
+			var pending store.Grant
+			if c.pending {
+				var err error
+				pending, err = e.store.AddGrant(ctx, store.Grant{Plugin: "demo", Resource: "kv:cache-today", Actions: []string{"read"}, KeyID: keyid.Of(pub)})
+				must(t, err)
+			}
 			term, screen := newTerminal(t)
 			type result struct {
 				rep Report
@@ -217,7 +231,19 @@ func TestConsentScreenThroughPTY(t *testing.T) {
 			}
 			term.waitFor(t, "kv:cache-*  read,write  (risk +", 1)
 			term.waitFor(t, "why: Caches results.", 1)
+			if c.pending {
+				term.waitFor(t, "[x] 3  kv:cache-today  read  (existing grant)", 1)
+				term.waitFor(t, fmt.Sprintf("note: your grant %d, given", pending.ID), 1)
+			}
 			if c.wantErr != nil {
+				if c.pending {
+					// A refused install leaves the grant as it was: pending,
+					// applying to nothing.
+					if gs := grantsOf(t, e, "demo"); strings.Join(gs, "|") != strings.Join(c.grants, "|") {
+						t.Fatalf("grants after a refused install: %q", gs)
+					}
+					return
+				}
 				assertEmpty(t, e)
 				return
 			}
@@ -229,6 +255,12 @@ func TestConsentScreenThroughPTY(t *testing.T) {
 			}
 			if got := grantsOf(t, e, "demo"); strings.Join(got, "|") != strings.Join(c.grants, "|") {
 				t.Fatalf("grants %q, want %q", got, c.grants)
+			}
+			// What stays applies to this install, and only what stays.
+			active, err := e.store.ActiveGrants(ctx, time.Now())
+			must(t, err)
+			if len(active) != len(c.grants) {
+				t.Fatalf("%d grants apply, want %d", len(active), len(c.grants))
 			}
 			if ps, _ := e.store.ListPlugins(ctx); len(ps) != 1 {
 				t.Fatalf("plugins %v", ps)
@@ -365,5 +397,48 @@ func TestRevocationQuarantinesAndUninstall(t *testing.T) {
 	}
 	if err := Uninstall(ctx, "demo", cfg); !errors.Is(err, ErrNotInstalled) {
 		t.Fatalf("second uninstall: %v", err)
+	}
+}
+
+// An install without a person (--yes, a pre-approved publisher) confirms no
+// grant given before it: the ones for its key or for no key are deleted, one
+// for another key is left pending, and the installed plugin gets only what
+// the install itself gives.
+func TestUnattendedInstallConfirmsNoPendingGrant(t *testing.T) {
+	for _, mode := range []string{"--yes", "preapproved"} {
+		t.Run(mode, func(t *testing.T) {
+			acme, other := newPublisher(t, "Acme"), newPublisher(t, "Other")
+			e := newRecordingEnv(t, acme)
+			add := func(key string) store.Grant {
+				g, err := e.store.AddGrant(ctx, store.Grant{Plugin: "demo", Resource: "kv:cache-today", Actions: []string{"read"}, KeyID: key})
+				must(t, err)
+				return g
+			}
+			mine, anyone, theirs := add(keyid.Of(acme.pub)), add(""), add(keyid.Of(other.pub))
+			e.take()
+			pol := parsePolicy(t, unattendedPolicy)
+			if mode == "preapproved" {
+				pol = parsePolicy(t, "version: 1\npreapproved_publishers:\n  - key_id: "+keyid.Of(acme.pub)+"\n")
+			}
+			rep, err := Install(ctx, acme.bundle(t, "demo", "1.0.0", v1Perms), e.config(pol, nil, mode == "--yes"))
+			must(t, err)
+			if len(rep.Confirmed) != 0 || len(rep.Removed) != 2 || rep.Removed[0].ID != mine.ID || rep.Removed[1].ID != anyone.ID {
+				t.Fatalf("report: confirmed %v removed %v", rep.Confirmed, rep.Removed)
+			}
+			gs, err := e.store.ListGrants(ctx, "demo")
+			must(t, err)
+			if len(gs) != 4 || gs[0].ID != theirs.ID || !gs[0].Pending() {
+				t.Fatalf("grants: %+v; want the other key's still pending and the 3 install grants", gs)
+			}
+			active, err := e.store.ActiveGrants(ctx, time.Now())
+			must(t, err)
+			if len(active) != 3 {
+				t.Fatalf("%d grants apply, want the 3 the install gave", len(active))
+			}
+			evs := e.take()
+			if len(evs) < 2 || evs[0] != "grant.deleted kv:cache-today user" || evs[1] != "grant.deleted kv:cache-today user" {
+				t.Fatalf("events %q", evs)
+			}
+		})
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -155,9 +156,11 @@ func installV1(t *testing.T, e *recording, acme publisher) (keep, drop store.Gra
 	t.Helper()
 	_, err := Install(ctx, acme.bundle(t, "demo", "1.0.0", v1Perms), e.config(parsePolicy(t, unattendedPolicy), nil, true))
 	must(t, err)
-	keep, err = e.store.AddGrant(ctx, store.Grant{Plugin: "demo", Resource: "kv:cache-today", Actions: []string{"read"}})
+	p, err := e.store.GetPlugin(ctx, "demo")
 	must(t, err)
-	drop, err = e.store.AddGrant(ctx, store.Grant{Plugin: "demo", Resource: "clipboard", Actions: []string{"write"}})
+	keep, err = e.store.AddGrant(ctx, store.Grant{Plugin: "demo", Resource: "kv:cache-today", Actions: []string{"read"}, InstallID: p.InstallID})
+	must(t, err)
+	drop, err = e.store.AddGrant(ctx, store.Grant{Plugin: "demo", Resource: "clipboard", Actions: []string{"write"}, InstallID: p.InstallID})
 	must(t, err)
 	e.take()
 	return keep, drop
@@ -242,24 +245,41 @@ func TestUpgradeConsentShowsOnlyNewOrChanged(t *testing.T) {
 		}
 	})
 	t.Run("accept one of the two", func(t *testing.T) {
+		// The person marks kv:log-* and leaves the existing grants marked,
+		// as pressing Enter does.
 		screen := &fakePrompter{accept: func(req consent.Request) ([]int, error) {
+			var acc []int
 			for i, it := range req.Items {
-				if it.Resource == "kv:log-*" {
-					return []int{i}, nil
+				if it.Resource == "kv:log-*" || it.Selected {
+					acc = append(acc, i)
 				}
 			}
-			return nil, consent.ErrRefused
+			return acc, nil
 		}}
 		cfg := e.config(nil, screen, false)
 		cfg.Upgrade = true
 		rep, err := Install(ctx, v2, cfg)
 		must(t, err)
-		var listed []string
+		var asked, existing, removed []string
 		for _, it := range screen.req.Items {
-			listed = append(listed, it.Resource+" "+strings.Join(it.Actions, ","))
+			line := it.Resource + " " + strings.Join(it.Actions, ",")
+			if it.Existing == "" {
+				asked = append(asked, line)
+			} else if it.Selected {
+				existing = append(existing, line)
+			}
 		}
-		if strings.Join(listed, "|") != "kv:tmp-* read,write|kv:log-* write" {
-			t.Fatalf("the upgrade screen listed %q; it must list only new or changed permissions", listed)
+		for _, it := range screen.req.Removed {
+			removed = append(removed, it.Resource+" "+strings.Join(it.Actions, ","))
+		}
+		if strings.Join(asked, "|") != "kv:tmp-* read,write|kv:log-* write" {
+			t.Fatalf("the upgrade screen asked about %q; it must ask only about new or changed permissions", asked)
+		}
+		// What carries over is shown, marked: the unchanged permission's
+		// grant and the user grant the new manifest covers; the user grant
+		// outside it is shown as removed.
+		if strings.Join(existing, "|") != "kv:cache-* read,write|kv:cache-today read" || strings.Join(removed, "|") != "clipboard write" {
+			t.Fatalf("the upgrade screen showed existing %q and removed %q", existing, removed)
 		}
 		if !strings.Contains(screen.req.Version, "upgrade from 1.0.0") || !strings.Contains(screen.req.Version, "1 unchanged") {
 			t.Fatalf("the screen does not say it is an upgrade: %q", screen.req.Version)
@@ -386,5 +406,43 @@ func TestInstallFailureLeavesNothing(t *testing.T) {
 	assertEmpty(t, e.env)
 	if evs := e.take(); len(evs) != 0 {
 		t.Fatalf("a failed install recorded events: %v", evs)
+	}
+}
+
+// On an upgrade the installed version's grants are lines of their own on
+// the consent screen; one the person clears is deleted, and logged, like any
+// grant taken away.
+func TestUpgradeClearedGrantIsRemoved(t *testing.T) {
+	acme := newPublisher(t, "Acme")
+	e := newRecordingEnv(t, acme)
+	installV1(t, e, acme)
+	screen := &fakePrompter{accept: func(req consent.Request) ([]int, error) {
+		var acc []int
+		for i, it := range req.Items {
+			if it.Existing == "" || it.Resource == "kv:cache-*" {
+				acc = append(acc, i) // every asked permission, and the install grant; not kv:cache-today
+			}
+		}
+		return acc, nil
+	}}
+	cfg := e.config(nil, screen, false)
+	cfg.Upgrade = true
+	rep, err := Install(ctx, acme.bundle(t, "demo", "2.0.0", v2Perms), cfg)
+	must(t, err)
+	want := "kv:cache-* read,write install|kv:tmp-* read,write install|kv:log-* write install"
+	if got := strings.Join(grantsOf(t, e.env, "demo"), "|"); got != want {
+		t.Fatalf("grants %s, want %s", got, want)
+	}
+	if len(rep.Kept) != 1 || rep.Kept[0].Resource != "kv:cache-*" || len(rep.Removed) != 4 {
+		t.Fatalf("report: kept %v removed %v", rep.Kept, rep.Removed)
+	}
+	var deleted []string
+	for _, ev := range e.take() {
+		if strings.HasPrefix(ev, "grant.deleted") {
+			deleted = append(deleted, ev)
+		}
+	}
+	if !slices.Contains(deleted, "grant.deleted kv:cache-today user") || len(deleted) != 4 {
+		t.Fatalf("deletions recorded: %q", deleted)
 	}
 }

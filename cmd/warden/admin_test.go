@@ -60,13 +60,13 @@ func pending(t *testing.T, home string) int {
 // the next time it gets the ledger.
 func TestGrantWhileLedgerHeldIsSpooled(t *testing.T) {
 	home := t.TempDir()
-	if code, _, errOut := runCLI(t, home, "grant", "p", "clipboard", "read"); code != 0 {
+	if code, _, errOut := runCLI(t, home, "grant", "p", "clipboard", "read", "--key", pendingKey); code != 0 {
 		t.Fatalf("grant: %s", errOut)
 	}
 	held := holdLedger(t, home)
 	before := held.Len()
 
-	code, out, errOut := runCLI(t, home, "grant", "p", "clipboard", "write")
+	code, out, errOut := runCLI(t, home, "grant", "p", "clipboard", "write", "--key", pendingKey)
 	if code != 0 || !strings.Contains(out, "grant 2") || !strings.Contains(errOut, "notice:") || !strings.Contains(errOut, "spooled") {
 		t.Fatalf("grant while the ledger is held: exit %d\n%s%s", code, out, errOut)
 	}
@@ -84,7 +84,7 @@ func TestGrantWhileLedgerHeldIsSpooled(t *testing.T) {
 	}
 
 	// The next CLI command that writes the ledger drains the spool first.
-	if code, _, errOut := runCLI(t, home, "grant", "p", "clipboard", "read"); code != 0 || strings.Contains(errOut, "notice") {
+	if code, _, errOut := runCLI(t, home, "grant", "p", "clipboard", "read", "--key", pendingKey); code != 0 || strings.Contains(errOut, "notice") {
 		t.Fatalf("grant after the host stopped: exit %d %s", code, errOut)
 	}
 	if n := pending(t, home); n != 0 {
@@ -158,7 +158,7 @@ func TestRunningHostLogsCLIChange(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	code, _, errOut := runCLI(t, home, "grant", "p", "clipboard", "read")
+	code, _, errOut := runCLI(t, home, "grant", "p", "clipboard", "read", "--key", pendingKey)
 	if code != 0 || !strings.Contains(errOut, "spooled") {
 		h.Close()
 		t.Fatalf("grant with a running host: exit %d %s", code, errOut)

@@ -11,6 +11,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/wardenproject/warden/internal/keyid"
 	"github.com/wardenproject/warden/manifest"
 	"github.com/wardenproject/warden/policy"
 	"github.com/wardenproject/warden/resource"
@@ -62,20 +63,30 @@ func init() {
 
 func grantCmd(a *app) *cobra.Command {
 	var ttl time.Duration
-	var note string
+	var note, key string
 	cmd := &cobra.Command{
-		Use:   "grant PLUGIN RESOURCE ACTIONS",
+		Use:   "grant PLUGIN RESOURCE ACTIONS [--key KEY_ID]",
 		Short: "Let a plugin use a resource (within its manifest)",
 		Long: `grant records that you let PLUGIN do ACTIONS (comma-separated) on the
 resource pattern RESOURCE. A leading "~" expands to your home directory now.
 
-A grant never reaches outside the plugin's manifest: for an installed plugin a
-grant outside its manifest is refused; for one not installed yet, warden warns
-and the grant will apply only within the manifest it is installed with. The
-enterprise policy still applies: a grant never overrides a deny rule or an
-always-ask category.`,
-		Example: `  warden grant sheet-gen 'filesystem:~/Documents/Reports/**' read,list --ttl 24h`,
-		Args:    cobra.ExactArgs(3),
+A grant is for the plugin as it is installed now: its publisher key and this
+install. It never applies to a plugin of the same name from another publisher
+or key, nor after the plugin is uninstalled and installed again. A grant
+outside the installed plugin's manifest is refused.
+
+For a plugin that is not installed yet, name the publisher key it is for with
+--key (see 'warden trust list'): the grant waits, pending, and applies to
+nothing until that publisher's PLUGIN is installed and you confirm the grant
+on its consent screen, where it is shown marked; clear it there to drop it.
+Without --key a grant to a plugin that is not installed is refused: warden
+could not tell whose plugin it is for.
+
+The enterprise policy still applies: a grant never overrides a deny rule or
+an always-ask category.`,
+		Example: `  warden grant sheet-gen 'filesystem:~/Documents/Reports/**' read,list --ttl 24h
+  warden grant sheet-gen 'filesystem:~/Documents/Reports/**' read --key ed25519:21fe31dfa154a261`,
+		Args: cobra.ExactArgs(3),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := ctxOf(cmd)
 			plugin, res := args[0], args[1]
@@ -105,27 +116,48 @@ always-ask category.`,
 			}
 			defer st.Close()
 
+			g := store.Grant{Plugin: plugin, Resource: pat.String(), Actions: acts, Source: store.SourceUser, Note: note}
 			installed, err := st.GetPlugin(ctx, plugin)
 			switch {
 			case err == nil:
+				if key != "" && key != installed.KeyID {
+					return withHint(fmt.Errorf("refusing to grant: the installed %s is signed by %s, not %s", plugin, orNone(installed.KeyID), key),
+						"'warden list' shows who signed it; a grant is for the plugin installed, from its own key")
+				}
 				if err := checkWithinManifest(installed, pat, acts); err != nil {
 					return err
 				}
+				// Bound to the install just checked; the store refuses if
+				// it is no longer the one installed.
+				g.InstallID, g.KeyID = installed.InstallID, installed.KeyID
+			case errors.Is(err, store.ErrNotFound) && key == "":
+				return withHint(fmt.Errorf("refusing to grant: %s is not installed, so warden cannot tell whose %s the grant is for", plugin, plugin),
+					"install it first ('warden install BUNDLE'), or pass --key KEY_ID (the publisher's key, see 'warden trust list') to keep the grant pending until that publisher's "+plugin+" is installed and you confirm it on the consent screen")
 			case errors.Is(err, store.ErrNotFound):
-				fmt.Fprintf(a.errOut, "warning: plugin %s is not installed; the grant will apply only within the manifest it is installed with\n", plugin)
+				if !keyid.Valid(key) {
+					return usageErr(fmt.Errorf("--key %q is not a key id", key), "a key id looks like ed25519:21fe31dfa154a261 ('warden trust list' shows them)")
+				}
+				g.KeyID = key
 			default:
 				return err
 			}
-			g := store.Grant{Plugin: plugin, Resource: pat.String(), Actions: acts, Source: store.SourceUser, Note: note}
 			if ttl > 0 {
 				g.Expires = time.Now().Add(ttl)
 			}
 			g, err = st.AddGrant(ctx, g)
-			if err != nil {
+			switch {
+			case errors.Is(err, store.ErrChanged), errors.Is(err, store.ErrExists):
+				return withHint(err, "another warden installed, upgraded or removed "+plugin+" meanwhile; run the command again")
+			case err != nil:
 				return err
 			}
 			if a.json {
 				return a.printJSON(g)
+			}
+			if g.Pending() {
+				fmt.Fprintf(a.out, "grant %d (pending): %s may %s %s, %s, once you confirm it on the consent screen when %s from key %s is installed\n",
+					g.ID, g.Plugin, strings.Join(g.Actions, ","), g.Resource, grantExpiry(g.Expires), g.Plugin, g.KeyID)
+				return nil
 			}
 			fmt.Fprintf(a.out, "grant %d: %s may %s %s, %s\n", g.ID, g.Plugin, strings.Join(g.Actions, ","), g.Resource, grantExpiry(g.Expires))
 			return nil
@@ -133,7 +165,16 @@ always-ask category.`,
 	}
 	cmd.Flags().DurationVar(&ttl, "ttl", 0, "expire the grant after this long (e.g. 24h); default: no expiry")
 	cmd.Flags().StringVar(&note, "note", "", "a note kept with the grant")
+	cmd.Flags().StringVar(&key, "key", "", "the publisher key id the grant is for; needed when PLUGIN is not installed yet")
 	return cmd
+}
+
+// orNone names a key id, or says there is none.
+func orNone(keyID string) string {
+	if keyID == "" {
+		return "no publisher key"
+	}
+	return "key " + keyID
 }
 
 // checkWithinManifest refuses a grant that reaches outside the installed
@@ -169,7 +210,7 @@ func grantsCmd(a *app) *cobra.Command {
 	var plugin string
 	cmd := &cobra.Command{
 		Use:   "grants",
-		Short: "List grants, newest last",
+		Short: "List grants, newest last, and whether each is bound or pending",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := ctxOf(cmd)
@@ -192,9 +233,17 @@ func grantsCmd(a *app) *cobra.Command {
 				fmt.Fprintln(a.out, "no grants")
 				return nil
 			}
+			ps, err := st.ListPlugins(ctx)
+			if err != nil {
+				return err
+			}
+			rows := map[string]store.Plugin{}
+			for _, p := range ps {
+				rows[p.ID] = p
+			}
 			now := time.Now()
 			tw := tabwriter.NewWriter(a.out, 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "ID\tPLUGIN\tRESOURCE\tACTIONS\tSOURCE\tEXPIRES")
+			fmt.Fprintln(tw, "ID\tPLUGIN\tRESOURCE\tACTIONS\tSOURCE\tEXPIRES\tSTATE")
 			for _, g := range gs {
 				exp := "never"
 				if !g.Expires.IsZero() {
@@ -203,13 +252,29 @@ func grantsCmd(a *app) *cobra.Command {
 						exp += " (expired)"
 					}
 				}
-				fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\n", g.ID, g.Plugin, g.Resource, strings.Join(g.Actions, ","), g.Source, exp)
+				fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%s\n", g.ID, g.Plugin, g.Resource, strings.Join(g.Actions, ","), g.Source, exp, grantState(g, rows))
 			}
 			return tw.Flush()
 		},
 	}
 	cmd.Flags().StringVar(&plugin, "plugin", "", "only this plugin's grants")
 	return cmd
+}
+
+// grantState says whether g can apply: "bound" to the installed plugin,
+// "pending" until confirmed on the consent screen of an install from the
+// named key, or "stale" when bound to an install that is gone (it never
+// applies again; revoke it).
+func grantState(g store.Grant, installed map[string]store.Plugin) string {
+	switch p, ok := installed[g.Plugin]; {
+	case g.Pending() && g.KeyID == "":
+		return "pending (any key)"
+	case g.Pending():
+		return "pending (" + g.KeyID + ")"
+	case ok && g.BoundTo(p):
+		return "bound"
+	}
+	return "stale"
 }
 
 func revokeCmd(a *app) *cobra.Command {

@@ -10,6 +10,9 @@ import (
 	"github.com/wardenproject/warden/store"
 )
 
+// pendingKey is a publisher key id for grants to plugins not installed.
+const pendingKey = "ed25519:0123456789abcdef"
+
 func TestGrantListRevoke(t *testing.T) {
 	home := t.TempDir()
 	installTestPlugin(t, home)
@@ -23,13 +26,27 @@ func TestGrantListRevoke(t *testing.T) {
 	if errOut != "" {
 		t.Fatalf("grant to an installed plugin warned: %s", errOut)
 	}
+	// A plugin not installed: refused without the publisher key it is for,
+	// pending with it.
 	code, out, errOut = runCLI(t, home, "grant", "other.plugin", "clipboard", "read")
-	if code != 0 || !strings.Contains(errOut, "not installed") || !strings.Contains(out, "grant 2: other.plugin may read clipboard, no expiry") {
-		t.Fatalf("grant to an uninstalled plugin: exit %d\n%s%s", code, out, errOut)
+	if code != 1 || !strings.Contains(errOut, "not installed") || !strings.Contains(errOut, "--key") || out != "" {
+		t.Fatalf("grant to an uninstalled plugin without --key: exit %d\n%s%s", code, out, errOut)
+	}
+	if code, _, errOut := runCLI(t, home, "grant", "other.plugin", "clipboard", "read", "--key", "acme"); code != 2 || !strings.Contains(errOut, "not a key id") {
+		t.Fatalf("grant with a bad --key: exit %d %s", code, errOut)
+	}
+	code, out, errOut = runCLI(t, home, "grant", "other.plugin", "clipboard", "read", "--key", pendingKey)
+	if code != 0 || !strings.Contains(out, "grant 2 (pending): other.plugin may read clipboard, no expiry, once you confirm it on the consent screen when other.plugin from key "+pendingKey+" is installed") {
+		t.Fatalf("pending grant: exit %d\n%s%s", code, out, errOut)
+	}
+	// A key that is not the installed plugin's is refused.
+	if code, _, errOut := runCLI(t, home, "grant", "acme-sheets", "filesystem:/data/reports/**", "read", "--key", "ed25519:fedcba9876543210"); code != 1 || !strings.Contains(errOut, "is signed by") {
+		t.Fatalf("grant for another key than the installed one: exit %d %s", code, errOut)
 	}
 
 	code, out, _ = runCLI(t, home, "grants")
-	if code != 0 || !strings.Contains(out, "acme-sheets") || !strings.Contains(out, "other.plugin") {
+	if code != 0 || !strings.Contains(out, "acme-sheets") || !strings.Contains(out, "other.plugin") ||
+		!strings.Contains(out, "bound") || !strings.Contains(out, "pending ("+pendingKey+")") {
 		t.Fatalf("grants: %s", out)
 	}
 	code, out, _ = runCLI(t, home, "grants", "--plugin", "acme-sheets", "--json")
@@ -119,7 +136,7 @@ func TestGrantAuditSeam(t *testing.T) {
 	}
 	defer func() { auditRecorder = old }()
 	home := t.TempDir()
-	runCLI(t, home, "grant", "p", "clipboard", "read")
+	runCLI(t, home, "grant", "p", "clipboard", "read", "--key", pendingKey)
 	runCLI(t, home, "revoke", "--token", "t")
 	runCLI(t, home, "revoke", "--grant", "1")
 	want := []store.EventType{store.EventGrantAdded, store.EventRevoked, store.EventGrantDeleted}

@@ -11,7 +11,7 @@ import (
 // happened and how to accept it on the record, not a generic --home hint.
 func TestMCPStartHintNamesRecovery(t *testing.T) {
 	home := t.TempDir()
-	if code, _, errOut := runCLI(t, home, "grant", "p", "filesystem:/tmp/x", "read"); code != 0 {
+	if code, _, errOut := runCLI(t, home, "grant", "p", "filesystem:/tmp/x", "read", "--key", pendingKey); code != 0 {
 		t.Fatalf("grant: %s", errOut)
 	}
 	if err := os.Remove(filepath.Join(home, "audit.witness")); err != nil {

@@ -60,10 +60,18 @@ or refuse (r, Ctrl-C). Publishers pre-approved by the policy skip the screen.
 --yes installs with every permission, only where the policy sets
 unattended_install: true. Files go to <home>/plugins/NAME/VERSION/.
 
+Grants that exist already are shown on the screen as lines of their own:
+those you gave with 'warden grant --key' before the install (marked when
+pinned to this bundle's key) and, on an upgrade, the installed version's.
+A line left cleared is a grant removed, and only what stays marked applies.
+Without a screen (pre-approval, --yes) no grant given before the install is
+confirmed: they are removed. Every grant is for this install only; an
+uninstall and reinstall starts with none.
+
 --upgrade replaces an installed older version from the same publisher key:
-the consent screen lists only new or changed permissions, unchanged ones keep
-their grants, and your own grants stay where the new manifest still covers
-them (the rest are removed and logged). A lower version needs
+the consent screen asks only about new or changed permissions, unchanged ones
+keep their grants, and your own grants stay where the new manifest still
+covers them (the rest are removed and logged). A lower version needs
 --allow-downgrade. If anything fails, the old version stays installed.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -132,11 +140,15 @@ them (the rest are removed and logged). A lower version needs
 				return a.printJSON(rep)
 			}
 			if rep.Previous != "" {
-				fmt.Fprintf(a.out, "replaced %s %s with %s (%s, risk %d) in %s: %d new grant(s), %d kept, %d removed\n",
-					rep.Plugin, rep.Previous, rep.Version, rep.By, rep.Risk, rep.Path, len(rep.Grants), len(rep.Kept), len(rep.Removed))
+				fmt.Fprintf(a.out, "replaced %s %s with %s (%s, risk %d) in %s: %d new grant(s), %d kept, %d confirmed, %d removed\n",
+					rep.Plugin, rep.Previous, rep.Version, rep.By, rep.Risk, rep.Path, len(rep.Grants), len(rep.Kept), len(rep.Confirmed), len(rep.Removed))
 				return nil
 			}
-			fmt.Fprintf(a.out, "installed %s %s (%s, risk %d) in %s with %d grant(s)\n", rep.Plugin, rep.Version, rep.By, rep.Risk, rep.Path, len(rep.Grants))
+			fmt.Fprintf(a.out, "installed %s %s (%s, risk %d) in %s with %d grant(s)", rep.Plugin, rep.Version, rep.By, rep.Risk, rep.Path, len(rep.Grants))
+			if len(rep.Confirmed) > 0 || len(rep.Removed) > 0 {
+				fmt.Fprintf(a.out, "; of the grants given before the install, %d confirmed and %d removed", len(rep.Confirmed), len(rep.Removed))
+			}
+			fmt.Fprintln(a.out)
 			return nil
 		},
 	}
@@ -227,6 +239,10 @@ func (a *app) logInstall(ctx context.Context, homeDir string, b *bundle.Bundle, 
 		ev.Detail["by"] = rep.By
 		ev.Detail["risk"] = strconv.Itoa(rep.Risk)
 		ev.Detail["grants"] = strconv.Itoa(len(rep.Grants))
+		// Each of these grants has its own grant or revoke event; the
+		// counts tie them to this install.
+		ev.Detail["grants_confirmed"] = strconv.Itoa(len(rep.Confirmed))
+		ev.Detail["grants_removed"] = strconv.Itoa(len(rep.Removed))
 	}
 	if rep.Previous != "" {
 		ev.Detail["previous_version"] = rep.Previous

@@ -49,7 +49,17 @@ func TestInstallUpgradeCLI(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	run(0, "install", v1, "--yes")
+	// A grant given before the install, for this publisher's key, waits;
+	// an unattended install confirms no such grant: it is removed.
+	if s := run(0, "grant", "tiny", "clipboard", "write", "--key", id); !strings.Contains(s, "(pending)") {
+		t.Fatalf("grant before install: %s", s)
+	}
+	if s := run(0, "install", v1, "--yes"); !strings.Contains(s, "of the grants given before the install, 0 confirmed and 1 removed") {
+		t.Fatalf("install over a pending grant: %s", s)
+	}
+	if s := run(0, "grants"); strings.Contains(s, "pending") || !strings.Contains(s, "bound") {
+		t.Fatalf("grants after an unattended install: %s", s)
+	}
 	if s := run(1, "install", v2, "--yes"); !strings.Contains(s, "already installed") || !strings.Contains(s, "--upgrade") {
 		t.Fatalf("install over an installed plugin: %s", s)
 	}

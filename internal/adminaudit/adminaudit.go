@@ -69,7 +69,9 @@ func (r *recorder) Record(ctx context.Context, e store.Event) error {
 func Event(e store.Event) *audit.Event {
 	ev := &audit.Event{Outcome: audit.OutcomeOK, Detail: map[string]string{"change": string(e.Type)}}
 	switch e.Type {
-	case store.EventGrantAdded, store.EventGrantDeleted:
+	case store.EventGrantAdded, store.EventGrantDeleted, store.EventGrantConfirmed:
+		// A confirmed grant is logged as a grant: it is the moment a grant
+		// given before the install starts to apply.
 		ev.Action = audit.ActionGrant
 		if e.Type == store.EventGrantDeleted {
 			ev.Action = audit.ActionRevoke
@@ -82,6 +84,16 @@ func Event(e store.Event) *audit.Event {
 			ev.Detail["source"] = string(g.Source)
 			if !g.Expires.IsZero() {
 				ev.Detail["expires"] = g.Expires.UTC().Format("2006-01-02T15:04:05Z")
+			}
+			// Which install the grant is for: a reader can tell a grant
+			// that applies from one that waits for a consent screen.
+			if g.KeyID != "" {
+				ev.Detail["key_id"] = g.KeyID
+			}
+			if g.Pending() {
+				ev.Detail["pending"] = "true"
+			} else {
+				ev.Detail["install_id"] = g.InstallID
 			}
 		}
 	case store.EventRevoked:

@@ -108,3 +108,25 @@ func TestLoadRevocations(t *testing.T) {
 		}
 	}
 }
+
+// A grant event says which install the grant is for, or that it is pending;
+// a confirmed pending grant is logged as a grant.
+func TestGrantEventsNameTheInstall(t *testing.T) {
+	pending := store.Grant{ID: 3, Plugin: "p", Resource: "clipboard", Actions: []string{"read"}, Source: store.SourceUser, KeyID: "ed25519:0000000000000001"}
+	bound := pending
+	bound.InstallID = "0f0f"
+	for _, c := range []struct {
+		e              store.Event
+		action, detail string
+	}{
+		{store.Event{Type: store.EventGrantAdded, Grant: &pending}, audit.ActionGrant, "pending=true key_id=ed25519:0000000000000001 install_id="},
+		{store.Event{Type: store.EventGrantConfirmed, Grant: &bound}, audit.ActionGrant, "pending= key_id=ed25519:0000000000000001 install_id=0f0f"},
+		{store.Event{Type: store.EventGrantDeleted, Grant: &bound}, audit.ActionRevoke, "pending= key_id=ed25519:0000000000000001 install_id=0f0f"},
+	} {
+		ev := Event(c.e)
+		got := "pending=" + ev.Detail["pending"] + " key_id=" + ev.Detail["key_id"] + " install_id=" + ev.Detail["install_id"]
+		if ev.Action != c.action || got != c.detail || ev.Detail["change"] != string(c.e.Type) {
+			t.Errorf("%s: %s %s (change %s), want %s %s", c.e.Type, ev.Action, got, ev.Detail["change"], c.action, c.detail)
+		}
+	}
+}
