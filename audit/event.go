@@ -86,6 +86,10 @@ const (
 	ActionKeyRotate     = "key.rotate"
 	ActionExportConfig  = "export.config"
 	ActionLedgerRecover = "ledger.recover"
+	// ActionCacheReject is a compilation cache entry the host refused to
+	// load (its MAC did not verify): evidence that someone other than warden
+	// wrote native code where warden keeps its own.
+	ActionCacheReject = "cache.reject"
 )
 
 // ErrInvalidEvent is returned (wrapped) when an event cannot be encoded: a

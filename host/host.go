@@ -213,7 +213,13 @@ func New(ctx context.Context, cfg Config) (_ *Host, err error) {
 		cfg.CacheDir = filepath.Join(dir, "cache", "wasm")
 		h.cfg.CacheDir = cfg.CacheDir
 	}
-	wcfg := wasm.NewConfig().WithCacheDir(cfg.CacheDir)
+	// The cache's entries are sealed with the home's cache secret and
+	// checked before wazero loads them; a refused one is audited.
+	secret, err := hostkey.CacheSecret(filepath.Join(dir, "keys"))
+	if err != nil {
+		return nil, fmt.Errorf("new host: %w", err)
+	}
+	wcfg := wasm.NewConfig().WithCacheDir(cfg.CacheDir).WithCacheKey(secret).WithCacheRejectHandler(h.cacheRejected)
 	if mb := capMemory(cfg.MaxMemoryMB, h.pol.MaxMemoryMB); mb > 0 {
 		wcfg = wcfg.WithMaxMemoryMB(mb)
 	}
