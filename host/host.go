@@ -83,20 +83,23 @@ type Plugin struct {
 // Host runs installed plugins. It is safe for concurrent use. Only one Host
 // (one process) may hold a home's audit ledger at a time.
 type Host struct {
-	cfg      Config
-	resOpts  resource.Options
-	session  string
-	ring     *hostkey.Ring
-	st       *store.Store
-	ledger   *audit.Ledger
-	pol      *policy.Policy
-	engine   *policy.Engine
-	revs     *capability.RevocationSet
-	verifier *capability.Verifier
-	issuer   *capability.Issuer
-	gate     *hostapi.Gate
-	wasm     *wasm.Engine
-	maxTTL   time.Duration
+	cfg     Config
+	resOpts resource.Options
+	session string
+	ring    *hostkey.Ring
+	st      *store.Store
+	// protected are warden's own paths, which no grant may reach: this
+	// home, its cache and policy file, and the other homes home.Known finds.
+	protected home.Protected
+	ledger    *audit.Ledger
+	pol       *policy.Policy
+	engine    *policy.Engine
+	revs      *capability.RevocationSet
+	verifier  *capability.Verifier
+	issuer    *capability.Issuer
+	gate      *hostapi.Gate
+	wasm      *wasm.Engine
+	maxTTL    time.Duration
 
 	instances sync.Map // instance id -> *instance, to attribute audit events
 
@@ -127,6 +130,9 @@ func New(ctx context.Context, cfg Config) (_ *Host, err error) {
 	if err := home.Ensure(dir); err != nil {
 		return nil, fmt.Errorf("new host: %w", err)
 	}
+	if cfg.CacheDir == "" {
+		cfg.CacheDir = filepath.Join(dir, "cache", "wasm")
+	}
 	if cfg.Confirmer == nil {
 		cfg.Confirmer = hostapi.DenyAll{}
 	}
@@ -144,17 +150,24 @@ func New(ctx context.Context, cfg Config) (_ *Host, err error) {
 			cfg.UserHome = h
 		}
 	}
+	policyFile := cfg.PolicyPath
+	if policyFile == "" {
+		policyFile = filepath.Join(dir, "policy.yaml")
+	}
+	cacheG := home.Guarded{Path: cfg.CacheDir, What: home.WhatCache}
+	policyG := home.Guarded{Path: policyFile, What: home.WhatPolicy}
 	h := &Host{
-		cfg:      cfg,
-		resOpts:  resource.Options{Home: cfg.UserHome},
-		session:  "s-" + randomHex(8),
-		plugins:  map[string]*loaded{},
-		grantSig: map[string]string{},
-		blocked:  map[string]string{},
-		minted:   map[string]map[string]time.Time{},
-		watchers: map[int]func(){},
-		stop:     make(chan struct{}),
-		done:     make(chan struct{}),
+		protected: home.NewProtected(home.Guarded{Path: dir, What: home.WhatHome}, cacheG, policyG).With(home.Known()...),
+		cfg:       cfg,
+		resOpts:   resource.Options{Home: cfg.UserHome},
+		session:   "s-" + randomHex(8),
+		plugins:   map[string]*loaded{},
+		grantSig:  map[string]string{},
+		blocked:   map[string]string{},
+		minted:    map[string]map[string]time.Time{},
+		watchers:  map[int]func(){},
+		stop:      make(chan struct{}),
+		done:      make(chan struct{}),
 	}
 	var closers []func() error
 	defer func() {
@@ -191,7 +204,7 @@ func New(ctx context.Context, cfg Config) (_ *Host, err error) {
 		return nil, fmt.Errorf("new host: %w", err)
 	}
 	closers = append(closers, h.ledger.Close)
-	if h.st, err = store.Open(ctx, store.Path(dir)); err != nil {
+	if h.st, err = store.Open(ctx, store.Path(dir), store.WithProtected(cacheG, policyG)); err != nil {
 		return nil, fmt.Errorf("new host: %w", err)
 	}
 	closers = append(closers, h.st.Close)
@@ -209,10 +222,6 @@ func New(ctx context.Context, cfg Config) (_ *Host, err error) {
 	h.issuer = capability.NewIssuer(h.ring.Signer()).WithMaxTTL(h.maxTTL).WithClock(cfg.Now)
 	h.engine = policy.NewEngine(h.pol, nil)
 
-	if cfg.CacheDir == "" {
-		cfg.CacheDir = filepath.Join(dir, "cache", "wasm")
-		h.cfg.CacheDir = cfg.CacheDir
-	}
 	// The cache's entries are sealed with the home's cache secret and
 	// checked before wazero loads them; a refused one is audited.
 	secret, err := hostkey.CacheSecret(filepath.Join(dir, "keys"))
@@ -229,12 +238,11 @@ func New(ctx context.Context, cfg Config) (_ *Host, err error) {
 	closers = append(closers, func() error { return h.wasm.Close(context.Background()) })
 
 	// No grant may reach warden's own state (docs/threat-model.md V-5):
-	// the home, and the cache and policy file wherever they live.
-	protected := []string{dir}
-	for _, p := range []string{cfg.CacheDir, cfg.PolicyPath} {
-		if abs, err := filepath.Abs(p); p != "" && err == nil {
-			protected = append(protected, abs)
-		}
+	// the home, the cache and policy file wherever they live, and the
+	// other homes of this user.
+	var protected []string
+	for _, g := range h.protected.Paths() {
+		protected = append(protected, g.Path)
 	}
 	h.gate, err = hostapi.NewGate(hostapi.Config{
 		Protected: protected,

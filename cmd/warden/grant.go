@@ -11,6 +11,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/wardenproject/warden/internal/home"
 	"github.com/wardenproject/warden/manifest"
 	"github.com/wardenproject/warden/policy"
 	"github.com/wardenproject/warden/resource"
@@ -73,7 +74,9 @@ A grant never reaches outside the plugin's manifest: for an installed plugin a
 grant outside its manifest is refused; for one not installed yet, warden warns
 and the grant will apply only within the manifest it is installed with. The
 enterprise policy still applies: a grant never overrides a deny rule or an
-always-ask category.`,
+always-ask category. A grant that reaches warden's own home (this one,
+$WARDEN_HOME's or the default), its cache or its policy file, by containing
+it, lying inside it or through a symlink, is refused and the refusal logged.`,
 		Example: `  warden grant sheet-gen 'filesystem:~/Documents/Reports/**' read,list --ttl 24h`,
 		Args:    cobra.ExactArgs(3),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -121,6 +124,9 @@ always-ask category.`,
 				g.Expires = time.Now().Add(ttl)
 			}
 			g, err = st.AddGrant(ctx, g)
+			if errors.Is(err, home.ErrProtected) {
+				return withHint(err, "warden's own home, cache and policy are out of every plugin's reach; the refusal is in the audit ledger")
+			}
 			if err != nil {
 				return err
 			}
