@@ -50,7 +50,7 @@ const (
 	MinCacheKeyLen = 32
 	// maxCacheEntry bounds what is read into memory: a Go guest's native
 	// code is tens of MB; anything near this is not an entry warden wrote.
-	maxCacheEntry = 1 << 30
+	maxCacheEntry = 512 << 20
 )
 
 // CacheRejection reports a compilation cache entry that the engine refused
