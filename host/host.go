@@ -83,23 +83,21 @@ type Plugin struct {
 // Host runs installed plugins. It is safe for concurrent use. Only one Host
 // (one process) may hold a home's audit ledger at a time.
 type Host struct {
-	cfg     Config
-	resOpts resource.Options
-	session string
-	ring    *hostkey.Ring
-	st      *store.Store
-	// protected are warden's own paths, which no grant may reach: this
-	// home, its cache and policy file, and the other homes home.Known finds.
-	protected home.Protected
-	ledger    *audit.Ledger
-	pol       *policy.Policy
-	engine    *policy.Engine
-	revs      *capability.RevocationSet
-	verifier  *capability.Verifier
-	issuer    *capability.Issuer
-	gate      *hostapi.Gate
-	wasm      *wasm.Engine
-	maxTTL    time.Duration
+	cfg      Config
+	resOpts  resource.Options
+	session  string
+	ring     *hostkey.Ring
+	st       *store.Store
+	ledger   *audit.Ledger
+	pol      *policy.Policy
+	engine   *policy.Engine
+	revs     *capability.RevocationSet
+	verifier *capability.Verifier
+	issuer   *capability.Issuer
+	gate     *hostapi.Gate
+	wasm     *wasm.Engine
+	maxTTL   time.Duration
+	guard    home.Protected // warden's own paths: no grant may reach them
 
 	instances sync.Map // instance id -> *instance, to attribute audit events
 
@@ -157,17 +155,17 @@ func New(ctx context.Context, cfg Config) (_ *Host, err error) {
 	cacheG := home.Guarded{Path: cfg.CacheDir, What: home.WhatCache}
 	policyG := home.Guarded{Path: policyFile, What: home.WhatPolicy}
 	h := &Host{
-		protected: home.NewProtected(home.Guarded{Path: dir, What: home.WhatHome}, cacheG, policyG).With(home.Known()...),
-		cfg:       cfg,
-		resOpts:   resource.Options{Home: cfg.UserHome},
-		session:   "s-" + randomHex(8),
-		plugins:   map[string]*loaded{},
-		grantSig:  map[string]string{},
-		blocked:   map[string]string{},
-		minted:    map[string]map[string]time.Time{},
-		watchers:  map[int]func(){},
-		stop:      make(chan struct{}),
-		done:      make(chan struct{}),
+		cfg:      cfg,
+		resOpts:  resource.Options{Home: cfg.UserHome},
+		session:  "s-" + randomHex(8),
+		guard:    home.NewProtected(home.Guarded{Path: dir, What: home.WhatHome}, cacheG, policyG).With(home.Known()...),
+		plugins:  map[string]*loaded{},
+		grantSig: map[string]string{},
+		blocked:  map[string]string{},
+		minted:   map[string]map[string]time.Time{},
+		watchers: map[int]func(){},
+		stop:     make(chan struct{}),
+		done:     make(chan struct{}),
 	}
 	var closers []func() error
 	defer func() {
@@ -241,7 +239,7 @@ func New(ctx context.Context, cfg Config) (_ *Host, err error) {
 	// the home, the cache and policy file wherever they live, and the
 	// other homes of this user.
 	var protected []string
-	for _, g := range h.protected.Paths() {
+	for _, g := range h.guard.Paths() {
 		protected = append(protected, g.Path)
 	}
 	h.gate, err = hostapi.NewGate(hostapi.Config{

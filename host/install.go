@@ -84,7 +84,7 @@ func (h *Host) Install(ctx context.Context, dir string, opts InstallOptions) (*P
 		return nil, err
 	}
 	var lintErrs []string
-	for _, f := range manifest.LintWith(m, src, path, manifest.LintOptions{Home: h.cfg.UserHome, Protected: h.protected}) {
+	for _, f := range manifest.LintWith(m, src, path, manifest.LintOptions{Home: h.cfg.UserHome, Protected: h.guard}) {
 		if f.Severity == manifest.SeverityError {
 			lintErrs = append(lintErrs, fmt.Sprintf("%s:%d:%d: %s %s: %s", path, f.Line, f.Col, f.RuleID, f.Rule, f.Message))
 		}

@@ -24,7 +24,7 @@ func (h *Host) checkProtected(ctx context.Context, m *manifest.Manifest, grants 
 		if err != nil {
 			return // Validate reports it
 		}
-		rerr := h.protected.Check(pat)
+		rerr := h.guard.Check(pat)
 		if rerr == nil {
 			return
 		}
