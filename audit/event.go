@@ -90,6 +90,10 @@ const (
 	// outside the host's policy and grants: the trail must show every token
 	// that exists, however it was made.
 	ActionTokenMint = "token.mint"
+	// ActionCacheReject is a compilation cache entry the host refused to
+	// load (its MAC did not verify): evidence that someone other than warden
+	// wrote native code where warden keeps its own.
+	ActionCacheReject = "cache.reject"
 )
 
 // ErrInvalidEvent is returned (wrapped) when an event cannot be encoded: a

@@ -90,6 +90,7 @@ func setupAttack(t *testing.T) *attackEnv {
 		must(t, os.Symlink(filepath.Join(e.sec, "s.txt"), filepath.Join(e.granted, "link")))
 		must(t, os.Symlink("../secret", filepath.Join(e.granted, "dirlink")))
 
+		shareCacheSecret(t, filepath.Join(base, "home"))
 		h, err := New(context.Background(), Config{Home: filepath.Join(base, "home"), CacheDir: filepath.Join(testDir, "cache"),
 			RefreshInterval: -1, Log: e.logs.add})
 		if err != nil {

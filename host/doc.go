@@ -12,8 +12,10 @@
 //	Invoke(plugin, tool, input)
 //	  installed and active? publisher or key revoked? → not_found / unavailable
 //	  input valid against the tool's input_schema?    → invalid_params
-//	  compiled module (compilation cache under <home>/cache/wasm, keyed by
-//	  the SHA-256 of the entry) → pooled instance, whose capability tokens
+//	  compiled module (compilation cache under <home>/cache/wasm, named by
+//	  the SHA-256 of the entry, each entry sealed with the home's cache
+//	  secret and checked before wazero loads it; a refused entry is a
+//	  cache.reject event) → pooled instance, whose capability tokens
 //	  were minted for it alone (aud = instance id), one per active grant that
 //	  lies within the manifest
 //	  run the tool with the manifest's limits → the gate mediates every host

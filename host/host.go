@@ -97,6 +97,7 @@ type Host struct {
 	gate     *hostapi.Gate
 	wasm     *wasm.Engine
 	maxTTL   time.Duration
+	guard    home.Protected // warden's own paths: no grant may reach them
 
 	instances sync.Map // instance id -> *instance, to attribute audit events
 
@@ -127,6 +128,9 @@ func New(ctx context.Context, cfg Config) (_ *Host, err error) {
 	if err := home.Ensure(dir); err != nil {
 		return nil, fmt.Errorf("new host: %w", err)
 	}
+	if cfg.CacheDir == "" {
+		cfg.CacheDir = filepath.Join(dir, "cache", "wasm")
+	}
 	if cfg.Confirmer == nil {
 		cfg.Confirmer = hostapi.DenyAll{}
 	}
@@ -144,10 +148,17 @@ func New(ctx context.Context, cfg Config) (_ *Host, err error) {
 			cfg.UserHome = h
 		}
 	}
+	policyFile := cfg.PolicyPath
+	if policyFile == "" {
+		policyFile = filepath.Join(dir, "policy.yaml")
+	}
+	cacheG := home.Guarded{Path: cfg.CacheDir, What: home.WhatCache}
+	policyG := home.Guarded{Path: policyFile, What: home.WhatPolicy}
 	h := &Host{
 		cfg:      cfg,
 		resOpts:  resource.Options{Home: cfg.UserHome},
 		session:  "s-" + randomHex(8),
+		guard:    home.NewProtected(home.Guarded{Path: dir, What: home.WhatHome}, cacheG, policyG).With(home.Known()...),
 		plugins:  map[string]*loaded{},
 		grantSig: map[string]string{},
 		blocked:  map[string]string{},
@@ -191,7 +202,7 @@ func New(ctx context.Context, cfg Config) (_ *Host, err error) {
 		return nil, fmt.Errorf("new host: %w", err)
 	}
 	closers = append(closers, h.ledger.Close)
-	if h.st, err = store.Open(ctx, store.Path(dir)); err != nil {
+	if h.st, err = store.Open(ctx, store.Path(dir), store.WithProtected(cacheG, policyG)); err != nil {
 		return nil, fmt.Errorf("new host: %w", err)
 	}
 	closers = append(closers, h.st.Close)
@@ -209,11 +220,13 @@ func New(ctx context.Context, cfg Config) (_ *Host, err error) {
 	h.issuer = capability.NewIssuer(h.ring.Signer()).WithMaxTTL(h.maxTTL).WithClock(cfg.Now)
 	h.engine = policy.NewEngine(h.pol, nil)
 
-	if cfg.CacheDir == "" {
-		cfg.CacheDir = filepath.Join(dir, "cache", "wasm")
-		h.cfg.CacheDir = cfg.CacheDir
+	// The cache's entries are sealed with the home's cache secret and
+	// checked before wazero loads them; a refused one is audited.
+	secret, err := hostkey.CacheSecret(filepath.Join(dir, "keys"))
+	if err != nil {
+		return nil, fmt.Errorf("new host: %w", err)
 	}
-	wcfg := wasm.NewConfig().WithCacheDir(cfg.CacheDir)
+	wcfg := wasm.NewConfig().WithCacheDir(cfg.CacheDir).WithCacheKey(secret).WithCacheRejectHandler(h.cacheRejected)
 	if mb := capMemory(cfg.MaxMemoryMB, h.pol.MaxMemoryMB); mb > 0 {
 		wcfg = wcfg.WithMaxMemoryMB(mb)
 	}
@@ -223,12 +236,11 @@ func New(ctx context.Context, cfg Config) (_ *Host, err error) {
 	closers = append(closers, func() error { return h.wasm.Close(context.Background()) })
 
 	// No grant may reach warden's own state (docs/threat-model.md V-5):
-	// the home, and the cache and policy file wherever they live.
-	protected := []string{dir}
-	for _, p := range []string{cfg.CacheDir, cfg.PolicyPath} {
-		if abs, err := filepath.Abs(p); p != "" && err == nil {
-			protected = append(protected, abs)
-		}
+	// the home, the cache and policy file wherever they live, and the
+	// other homes of this user.
+	var protected []string
+	for _, g := range h.guard.Paths() {
+		protected = append(protected, g.Path)
 	}
 	h.gate, err = hostapi.NewGate(hostapi.Config{
 		Protected: protected,

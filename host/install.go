@@ -52,8 +52,10 @@ var (
 )
 
 // Install installs the plugin in dir (manifest.json and its built entry):
-// the manifest must have no lint errors, the entry must compile and follow
-// the ABI, and every grant must lie within the manifest. It records the
+// no permission or grant may reach warden's own state (home.ErrProtected,
+// logged as a refused install), the manifest must have no lint errors, the
+// entry must compile and follow the ABI, and every grant must lie within
+// the manifest. It records the
 // plugin and its grants in the store in one transaction (a failure leaves the
 // store as it was: no plugin without its grants, no grants without their
 // plugin), then appends a "revoke" event per grant replaced, an "install"
@@ -79,8 +81,11 @@ func (h *Host) Install(ctx context.Context, dir string, opts InstallOptions) (*P
 	if err != nil {
 		return nil, fmt.Errorf("install %s: %w", dir, err)
 	}
+	if err := h.checkProtected(ctx, m, opts.Grants); err != nil {
+		return nil, err
+	}
 	var lintErrs []string
-	for _, f := range manifest.Lint(m, src, path) {
+	for _, f := range manifest.LintWith(m, src, path, manifest.LintOptions{Home: h.cfg.UserHome, Protected: h.guard}) {
 		if f.Severity == manifest.SeverityError {
 			lintErrs = append(lintErrs, fmt.Sprintf("%s:%d:%d: %s %s: %s", path, f.Line, f.Col, f.RuleID, f.Rule, f.Message))
 		}

@@ -7,10 +7,12 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 
 	"github.com/wardenproject/warden/audit"
+	"github.com/wardenproject/warden/hostkey"
 )
 
 // testDir holds what is built once per test binary run: the guests and one
@@ -104,12 +106,27 @@ func helloDir(tb testing.TB) string {
 	return pluginDir(tb, guestWasm(tb, helloSrc), string(man))
 }
 
+// shareCacheSecret gives home the compilation cache secret every test home
+// shares, since they share one cache directory: a home's own random secret
+// would refuse (and report) every entry the other homes wrote.
+func shareCacheSecret(tb testing.TB, home string) {
+	tb.Helper()
+	keys := filepath.Join(home, "keys")
+	must(tb, os.MkdirAll(keys, 0o700))
+	p := filepath.Join(keys, hostkey.CacheSecretFile)
+	if _, err := os.Stat(p); err == nil {
+		return
+	}
+	must(tb, os.WriteFile(p, []byte(strings.Repeat("5a", hostkey.CacheSecretLen)+"\n"), 0o600))
+}
+
 func newTestHost(tb testing.TB, cfg Config) *Host {
 	tb.Helper()
 	if cfg.Home == "" {
 		cfg.Home = filepath.Join(tb.TempDir(), "home")
 	}
 	cfg.CacheDir = filepath.Join(testDir, "cache")
+	shareCacheSecret(tb, cfg.Home)
 	if cfg.RefreshInterval == 0 {
 		cfg.RefreshInterval = -1
 	}

@@ -17,16 +17,23 @@ func TestGrantCannotReachWardensHome(t *testing.T) {
 	data, err := filepath.EvalSymlinks(t.TempDir())
 	must(t, err)
 	must(t, os.WriteFile(filepath.Join(data, "f.txt"), []byte("granted data"), 0o644))
-	home := filepath.Join(data, ".warden")
-	h := newTestHost(t, Config{Home: home})
-	if got := h.gate.Protected(); !slices.Contains(got, home) || !slices.Contains(got, h.cfg.CacheDir) {
-		t.Fatalf("the gate protects %v; want the home %s and the cache %s", got, home, h.cfg.CacheDir)
-	}
+	// No grant reaching the home can be made (TestInstallRefusesWardenState);
+	// one made while the home lived elsewhere can come to hold it when the
+	// home is moved into the granted folder. The gate must still refuse.
+	elsewhere := filepath.Join(t.TempDir(), "home")
+	h := newTestHost(t, Config{Home: elsewhere})
 	man := attackManifest("g", []map[string]any{{"resource": "filesystem:" + data, "actions": []string{"read", "write"}, "reason": "test"}},
 		map[string]any{"timeout_ms": 2000})
 	_, err = h.Install(context.Background(), pluginDir(t, guestWasm(t, attackSrc), man),
 		InstallOptions{Grants: []Grant{{Resource: "filesystem:" + data, Actions: []string{"read", "write"}}}})
 	must(t, err)
+	must(t, h.Close())
+	home := filepath.Join(data, ".warden")
+	must(t, os.Rename(elsewhere, home))
+	h = newTestHost(t, Config{Home: home})
+	if got := h.gate.Protected(); !slices.Contains(got, home) || !slices.Contains(got, h.cfg.CacheDir) {
+		t.Fatalf("the gate protects %v; want the home %s and the cache %s", got, home, h.cfg.CacheDir)
+	}
 	must(t, os.Symlink(".warden", filepath.Join(data, "link")))
 
 	if got := readVia(t, h, filepath.Join(data, "f.txt")); got != "granted data" {

@@ -80,7 +80,7 @@ func TestReviewLintMissesBroadGrants(t *testing.T) {
 		{"filesystem:~/.local/bin/**", `"write"`, "WDN003"},
 		{"filesystem:~/.gitconfig", `"write"`, "WDN003"},
 		{"filesystem:~/.SSH/**", `"write"`, "WDN003"},
-		{"filesystem:~/.config/warden/**", `"write"`, "WDN003"},
+		{"filesystem:~/.config/warden/**", `"write"`, "WDN008"},
 	} {
 		if got := reviewLint(t, tc.res, tc.acts); !slices.Contains(got, tc.want) {
 			failures = append(failures, tc.res+" "+tc.acts+": no "+tc.want)

@@ -4,6 +4,7 @@ import (
 	"slices"
 	"strings"
 
+	wardenhome "github.com/wardenproject/warden/internal/home"
 	"github.com/wardenproject/warden/resource"
 )
 
@@ -21,6 +22,7 @@ type grant struct {
 	broad     bool   // a filesystem pattern whose base is a top-level directory (~/Documents, /etc)
 	starred   bool   // the pattern has a "*" at all
 	sensitive string // for a filesystem pattern, the sensitive location it reaches, or ""
+	warden    string // for a filesystem pattern, how it reaches warden's own state, or ""
 }
 
 func (g *grant) can(actions ...string) bool {
@@ -38,7 +40,9 @@ func (g *grant) writes() bool { return g.kind == resource.Filesystem && g.can("w
 // readsFiles reports whether the grant reads file contents or names.
 func (g *grant) readsFiles() bool { return g.kind == resource.Filesystem && g.can("read", "list") }
 
-func grants(m *Manifest, home string) []grant {
+// grants parses m's permissions; home is what "~" means and prot are
+// warden's own paths, which no permission may reach.
+func grants(m *Manifest, home string, prot wardenhome.Protected) []grant {
 	ro := resource.Options{Home: home}
 	out := make([]grant, 0, len(m.Permissions))
 	for i, p := range m.Permissions {
@@ -57,6 +61,7 @@ func grants(m *Manifest, home string) []grant {
 				g.wildcard, g.wildWhy = anyHomeWildcard(fp, home)
 			}
 			g.sensitive = sensitiveReach(fp, home)
+			g.warden = wardenHomeReach(pat, fp, home, prot)
 		case resource.Net:
 			if !g.wildcard {
 				g.wildcard, g.wildWhy = publicSuffixWildcard(pat)

@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 
+	wardenhome "github.com/wardenproject/warden/internal/home"
 	"github.com/wardenproject/warden/resource"
 )
 
@@ -49,7 +50,7 @@ var rules = []Rule{
 		"A plugin that may reach any host can send the user's data anywhere. That includes every host under a public suffix such as '*.co.uk' or '*.github.io', where anyone can register a name. List the API hosts the plugin calls, such as 'net:https://api.example.com/v1/*'."},
 	{"WDN003", "sensitive-write", SeverityError,
 		"A permission lets the plugin write to a location that controls the user's account or other programs.",
-		"Writing to ~/.ssh, shell start-up files, .git/hooks, ~/.gitconfig, keychains, GnuPG keys, browser profiles, login items, systemd user units, cron, ~/.local/bin, /etc, /usr, registry and cloud credentials or warden's own home lets a plugin run code or log in as the user. A grant that contains such a place (like write on '~/**' or '~/.config/**') counts too, in any letter case. Narrow the grant to the files the plugin produces."},
+		"Writing to ~/.ssh, shell start-up files, .git/hooks, ~/.gitconfig, keychains, GnuPG keys, browser profiles, login items, systemd user units, cron, ~/.local/bin, /etc, /usr, or registry and cloud credentials lets a plugin run code or log in as the user. A grant that contains such a place (like write on '~/**' or '~/.config/**') counts too, in any letter case. Narrow the grant to the files the plugin produces. (warden's own home is WDN008's, for every action.)"},
 	{"WDN004", "missing-publisher", SeverityError,
 		"The manifest names no publisher.",
 		"Without a publisher and key id no signature can tie the plugin to whoever made it, and the trust registry cannot decide about it. Add \"publisher\": {\"name\": ..., \"key_id\": \"ed25519:...\"}."},
@@ -62,6 +63,9 @@ var rules = []Rule{
 	{"WDN007", "process-any-executable", SeverityError,
 		"A process permission lets the plugin spawn any executable.",
 		"Spawning any program is the same as running arbitrary code outside the sandbox. Name the one executable the plugin needs."},
+	{"WDN008", "warden-home", SeverityError,
+		"A filesystem permission reaches warden's own home, compilation cache or policy file.",
+		"warden's home holds the host key, the grants, the policy, the audit ledger and compiled native code. A plugin that can read it can forge capability tokens; one that can write, rename or delete anything above or inside it can grant itself more or run its code in warden. warden refuses such a grant at install and at 'warden grant', whatever the actions. Lint flags a permission that matches, contains or lies inside the default home under any user's home (~/.config/warden, ~/Library/Application Support/warden), or the homes, cache and policy of the machine it runs on (--home, $WARDEN_HOME), through symlinks too. Name a folder that neither contains the home nor lies inside it."},
 	{"WDN101", "exfiltration-shape", SeverityWarning,
 		"The plugin can both read local files and reach the network.",
 		"Reading files plus network egress is the shape of data exfiltration. Split the plugin in two, or keep both grants narrow and explain them in the reasons; policies may require a runtime confirmation."},
@@ -114,12 +118,30 @@ type Finding struct {
 // longTimeoutMS is the timeout above which WDN103 warns.
 const longTimeoutMS = 30_000
 
-// Lint checks m against every rule and returns the findings in document order.
-// src is the manifest's bytes, used to place findings at a line and column (it
-// may be nil when m came from Parse); path is the manifest's file path, whose
-// directory Validate resolves the entry in. Validation faults are findings of
-// rule WDN000, so one call reports everything that is wrong.
+// LintOptions says what a manifest is judged against. The zero value is
+// ready to use.
+type LintOptions struct {
+	// Home is what "~" means in permissions. Empty means the current user's
+	// home directory.
+	Home string
+	// Protected are warden's own paths on the machine the plugin is for (its
+	// home, compilation cache, policy file): a permission that reaches one is
+	// WDN008. The zero value means the homes home.Known finds ($WARDEN_HOME
+	// and the default home).
+	Protected wardenhome.Protected
+}
+
+// Lint is LintWith with the zero LintOptions.
 func Lint(m *Manifest, src []byte, path string) []Finding {
+	return LintWith(m, src, path, LintOptions{})
+}
+
+// LintWith checks m against every rule and returns the findings in document
+// order. src is the manifest's bytes, used to place findings at a line and
+// column (it may be nil when m came from Parse); path is the manifest's file
+// path, whose directory Validate resolves the entry in. Validation faults are
+// findings of rule WDN000, so one call reports everything that is wrong.
+func LintWith(m *Manifest, src []byte, path string, lo LintOptions) []Finding {
 	loc := m.loc
 	if loc == nil && len(src) > 0 {
 		loc = newLocator(src)
@@ -127,7 +149,7 @@ func Lint(m *Manifest, src []byte, path string) []Finding {
 	}
 	l := &linter{loc: loc}
 	dir := filepath.Dir(path)
-	o := ValidateOptions{AllowUnbuilt: true}
+	o := ValidateOptions{AllowUnbuilt: true, Home: lo.Home}
 	for _, e := range Errors(m.Validate(dir, o)) {
 		l.addError(e)
 	}
@@ -135,7 +157,11 @@ func Lint(m *Manifest, src []byte, path string) []Finding {
 		l.add("WDN201", "entry", "entry %q is not built yet; it is built from the Go source in %s", m.Entry, dir)
 	}
 
-	gs := grants(m, o.home())
+	prot := lo.Protected
+	if len(prot.Paths()) == 0 {
+		prot = wardenhome.NewProtected(wardenhome.Known()...)
+	}
+	gs := grants(m, o.home(), prot)
 	var fileRead, netGrant *grant
 	for i := range gs {
 		g := &gs[i]
@@ -150,6 +176,11 @@ func Lint(m *Manifest, src []byte, path string) []Finding {
 			}
 			if g.writes() && g.sensitive != "" {
 				l.add("WDN003", rp, "%q allows %s on %s", g.perm.Resource, strings.Join(g.perm.Actions, ","), g.sensitive)
+			}
+			// A pattern that covers a whole home or the root (WDN001) holds
+			// warden's home too; one error says it.
+			if g.warden != "" && !g.wildcard {
+				l.add("WDN008", rp, "%q %s; no plugin may be granted it, whatever the actions: name a folder that neither contains it nor lies inside it", g.perm.Resource, g.warden)
 			}
 			if g.readsFiles() && fileRead == nil {
 				fileRead = g

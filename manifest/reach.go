@@ -25,6 +25,7 @@ import (
 	"golang.org/x/text/cases"
 	"golang.org/x/text/unicode/norm"
 
+	wardenhome "github.com/wardenproject/warden/internal/home"
 	"github.com/wardenproject/warden/resource"
 )
 
@@ -105,10 +106,16 @@ var sensitiveLocations = []sensitiveLocation{
 	{what: "cloud and cluster credentials (~/.aws, ~/.kube, ~/.docker/config.json, ...)",
 		names:  []string{".aws", ".kube", ".docker/config.json", ".config/gcloud", ".azure"},
 		probes: []string{"~/.aws/credentials", "~/.aws/config", "~/.kube/config", "~/.docker/config.json", "~/.config/gcloud/x", "~/.azure/x"}},
-	{what: "warden's own home (host key, grants, policy, audit ledger, compiled code)",
-		names:  []string{".config/warden", "Application Support/warden"},
-		probes: []string{"~/.config/warden/x", "~/Library/Application Support/warden/x"}},
 }
+
+// wardenDefaultHome is where warden keeps its home when neither --home nor
+// $WARDEN_HOME says otherwise (os.UserConfigDir()/warden), under any user's
+// home: WDN008 flags a permission that reaches it for any action, whichever
+// home the manifest is linted against. docs/lint-rules.md names it under
+// WDN008; keep the two in step.
+var wardenDefaultHome = sensitiveLocation{what: "warden's default home (~/.config/warden, ~/Library/Application Support/warden)",
+	names:  []string{".config/warden", "Application Support/warden"},
+	probes: []string{"~/.config/warden/x", "~/Library/Application Support/warden/x"}}
 
 // foldedLocation is a sensitiveLocation with every name folded once, split
 // the way the checks use it.
@@ -120,9 +127,13 @@ type foldedLocation struct {
 	dirs  []string
 }
 
-var foldedLocations = func() []foldedLocation {
-	out := make([]foldedLocation, len(sensitiveLocations))
-	for i, l := range sensitiveLocations {
+var foldedLocations = foldLocations(sensitiveLocations)
+
+var foldedWardenHome = foldLocations([]sensitiveLocation{wardenDefaultHome})[0]
+
+func foldLocations(ls []sensitiveLocation) []foldedLocation {
+	out := make([]foldedLocation, len(ls))
+	for i, l := range ls {
 		f := foldedLocation{what: l.what}
 		for _, n := range l.names {
 			f.names = append(f.names, strings.Split(foldPath(n), "/"))
@@ -140,7 +151,7 @@ var foldedLocations = func() []foldedLocation {
 		out[i] = f
 	}
 	return out
-}()
+}
 
 // fold maps a name to the form lint compares names in: Unicode canonical
 // caseless matching (NFD, full case folding, then NFC for a stable result),
@@ -258,8 +269,32 @@ func anyHomeWildcard(fp resource.Pattern, home string) (bool, string) {
 // sequence, or below one of the location's directories) and those it
 // contains (it matches a probe path there). It returns "" when fp reaches none.
 func sensitiveReach(fp resource.Pattern, home string) string {
+	var hit []string
+	for i := range foldedLocations {
+		if foldedLocations[i].reaches(fp, home) {
+			hit = append(hit, foldedLocations[i].what)
+		}
+	}
+	return strings.Join(hit, "; ")
+}
+
+// wardenHomeReach says how the filesystem pattern p (folded: fp) reaches
+// warden's own state: one of the paths in prot (the homes, cache and policy
+// of the machine lint runs on, in any spelling) or the default home's
+// location under any user's home. It returns "" when it reaches neither.
+func wardenHomeReach(p, fp resource.Pattern, home string, prot wardenhome.Protected) string {
+	if g, ok := prot.Reaches(p); ok {
+		return "reaches " + g.Path + ", " + g.What
+	}
+	if foldedWardenHome.reaches(fp, home) {
+		return "reaches " + foldedWardenHome.what
+	}
+	return ""
+}
+
+// reaches reports whether the folded filesystem pattern fp reaches l.
+func (l *foldedLocation) reaches(fp resource.Pattern, home string) bool {
 	body := fsBody(fp)
-	elems := strings.Split(body, "/")
 	base := fp.Base()
 	var homes []string
 	for _, h := range homesFor(body, home) {
@@ -268,13 +303,7 @@ func sensitiveReach(fp resource.Pattern, home string) string {
 			homes = append(homes, h)
 		}
 	}
-	var hit []string
-	for i := range foldedLocations {
-		if foldedLocations[i].reachedBy(fp, elems, base, homes) {
-			hit = append(hit, foldedLocations[i].what)
-		}
-	}
-	return strings.Join(hit, "; ")
+	return l.reachedBy(fp, strings.Split(body, "/"), base, homes)
 }
 
 func (l *foldedLocation) reachedBy(fp resource.Pattern, elems []string, base string, homes []string) bool {

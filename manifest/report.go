@@ -25,10 +25,13 @@ func (r *Report) Count(s Severity) int {
 	return n
 }
 
-// LintFile reads, parses, validates and lints the manifest at path (a file, or
-// a directory holding manifest.json) and scores it. Faults in the manifest are
-// findings; the error is only for a file that cannot be read.
-func LintFile(path string) (*Report, error) {
+// LintFile is LintFileWith with the zero LintOptions.
+func LintFile(path string) (*Report, error) { return LintFileWith(path, LintOptions{}) }
+
+// LintFileWith reads, parses, validates and lints the manifest at path (a
+// file, or a directory holding manifest.json) and scores it. Faults in the
+// manifest are findings; the error is only for a file that cannot be read.
+func LintFileWith(path string, o LintOptions) (*Report, error) {
 	file, src, err := ReadFile(path)
 	if err != nil && len(Errors(err)) == 0 {
 		return nil, err
@@ -43,7 +46,7 @@ func LintFile(path string) (*Report, error) {
 		r.Findings = parseFindings(err)
 		return r, nil
 	}
-	r.Findings = append(r.Findings, Lint(m, src, file)...)
+	r.Findings = append(r.Findings, LintWith(m, src, file, o)...)
 	score := Risk(m)
 	r.Risk = &score
 	return r, nil

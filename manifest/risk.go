@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strings"
 
+	wardenhome "github.com/wardenproject/warden/internal/home"
 	"github.com/wardenproject/warden/resource"
 )
 
@@ -71,7 +72,7 @@ func riskWithHome(m *Manifest, home string) Score {
 		s.Value += points
 	}
 	var readSource, netPath, writePath, spawnPath string
-	for _, g := range grants(m, home) {
+	for _, g := range grants(m, home, wardenhome.Protected{}) {
 		res := g.perm.Resource
 		switch {
 		case g.wildcard && g.kind != resource.KV:

@@ -17,6 +17,7 @@ import (
 	_ "modernc.org/sqlite"
 
 	"github.com/wardenproject/warden/host"
+	"github.com/wardenproject/warden/hostkey"
 	"github.com/wardenproject/warden/store"
 )
 
@@ -82,11 +83,27 @@ func helloSource(t testing.TB) string {
 	return helloOnce.dir
 }
 
+// shareCacheSecret gives home the compilation cache secret every test home
+// shares, since they share one cache directory: a home's own random secret
+// would refuse (and report) every entry the other homes wrote.
+func shareCacheSecret(t testing.TB, home string) {
+	t.Helper()
+	keys := filepath.Join(home, "keys")
+	if err := os.MkdirAll(keys, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	secret := []byte(strings.Repeat("5a", hostkey.CacheSecretLen) + "\n")
+	if err := os.WriteFile(filepath.Join(keys, hostkey.CacheSecretFile), secret, 0o600); err != nil {
+		t.Fatal(err)
+	}
+}
+
 // realHost is a warden host in a fresh home with examples/hello installed
 // (built by host.Install on first use).
 func realHost(t testing.TB) (*host.Host, string) {
 	t.Helper()
 	home := filepath.Join(t.TempDir(), "home")
+	shareCacheSecret(t, home)
 	h, err := host.New(context.Background(), host.Config{Home: home, CacheDir: filepath.Join(testDir, "cache"), RefreshInterval: -1})
 	if err != nil {
 		t.Fatal(err)
@@ -293,7 +310,9 @@ func TestRealHostElicitation(t *testing.T) {
 	if err := os.WriteFile(pol, []byte("version: 1\nrules:\n  - id: ask-reads\n    effect: ask\n    resource: filesystem:/**\n    actions: [read]\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	h, err := host.New(context.Background(), host.Config{Home: filepath.Join(t.TempDir(), "home"), PolicyPath: pol,
+	home := filepath.Join(t.TempDir(), "home")
+	shareCacheSecret(t, home)
+	h, err := host.New(context.Background(), host.Config{Home: home, PolicyPath: pol,
 		CacheDir: filepath.Join(testDir, "cache"), RefreshInterval: -1})
 	if err != nil {
 		t.Fatal(err)

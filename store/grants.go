@@ -8,6 +8,9 @@ import (
 	"sort"
 	"strings"
 	"time"
+
+	"github.com/wardenproject/warden/internal/home"
+	"github.com/wardenproject/warden/resource"
 )
 
 // GrantSource says who made a grant.
@@ -101,7 +104,7 @@ func normActions(acts []string) ([]string, error) {
 func (s *Store) AddGrant(ctx context.Context, g Grant) (Grant, error) {
 	g, err := s.checkGrant(g, SourceUser)
 	if err != nil {
-		return Grant{}, fmt.Errorf("add grant: %w", err)
+		return Grant{}, s.refused(ctx, g, fmt.Errorf("add grant: %w", err))
 	}
 	if err := s.addGrantTx(ctx, &g); err != nil {
 		return Grant{}, fmt.Errorf("add grant for %s on %s: %w", g.Plugin, g.Resource, err)
@@ -171,6 +174,14 @@ func (s *Store) checkGrant(g Grant, def GrantSource) (Grant, error) {
 				g.Plugin, g.Resource, g.Expires.Format(time.RFC3339), g.Created.Format(time.RFC3339), ErrInvalid)
 		}
 	}
+	// Whatever path a grant comes by (warden grant, an install, a future
+	// one), none that reaches warden's own state is ever stored. A pattern
+	// that does not parse is stored as text and only ever denies.
+	if pat, err := resource.Parse(g.Resource); err == nil {
+		if err := s.cfg.protected.Check(pat); err != nil {
+			return g, fmt.Errorf("grant for %s: %w", g.Plugin, err)
+		}
+	}
 	return g, nil
 }
 
@@ -180,6 +191,18 @@ func keyName(id string) string {
 		return "no publisher key"
 	}
 	return "key " + id
+}
+
+// refused records a grant checkGrant refused because it reaches warden's
+// own state (tamper evidence: something tried) and returns err.
+func (s *Store) refused(ctx context.Context, g Grant, err error) error {
+	if !errors.Is(err, home.ErrProtected) {
+		return err
+	}
+	if rerr := s.record(ctx, Event{Type: EventGrantRefused, Grant: &g, Reason: err.Error()}); rerr != nil {
+		return errors.Join(err, rerr)
+	}
+	return err
 }
 
 // queryRower is *sql.DB or *sql.Tx.

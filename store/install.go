@@ -106,7 +106,7 @@ func (s *Store) InstallPlugin(ctx context.Context, p Plugin, grants []Grant, opt
 		}
 		g, err := s.checkGrant(g, SourceInstall)
 		if err != nil {
-			return Installed{}, fmt.Errorf("install plugin %s: %w", p.ID, err)
+			return Installed{}, s.refused(ctx, g, fmt.Errorf("install plugin %s: %w", p.ID, err))
 		}
 		checked = append(checked, g)
 	}

@@ -19,13 +19,17 @@ const (
 	EventGrantConfirmed     EventType = "grant.confirmed"
 	EventRevoked            EventType = "revoked"
 	EventPluginStateChanged EventType = "plugin.state_changed"
+	// EventGrantRefused is a grant the store would not keep because it
+	// reaches warden's own state (home.ErrProtected); nothing changed.
+	EventGrantRefused EventType = "grant.refused"
 )
 
-// Event is one committed change. Exactly one of the pointer fields is set,
-// matching Type.
+// Event is one committed change, or one refused (grant.refused). Exactly one
+// of the pointer fields is set, matching Type.
 type Event struct {
 	Type       EventType
-	Grant      *Grant      // grant.added, grant.deleted, grant.confirmed
+	Grant      *Grant      // grant.added, grant.deleted, grant.confirmed, grant.refused
+	Reason     string      // grant.refused: why
 	Revocation *Revocation // revoked
 	Plugin     string      // plugin.state_changed
 	State      PluginState // plugin.state_changed

@@ -58,6 +58,13 @@
 // publisher's plugin of the same name, to an earlier install, or before any
 // install. A grant given before any install is pending (no install id) until
 // a consent screen confirms it (InstallOpts.ConfirmGrantIDs).
+//
+// No stored grant reaches warden's own state: AddGrant and InstallPlugin
+// refuse a filesystem pattern that reaches the home holding the database, the
+// other homes of home.Known, or a path given with WithProtected, in any
+// spelling (home.Protected), with an error wrapping home.ErrProtected, and
+// report the refusal to the Recorder as grant.refused. Every way a grant is
+// made ends here, so none can skip the check.
 package store
 
 import (
@@ -120,6 +127,17 @@ type config struct {
 	// plugin row and the grants; tests fail or cancel there to prove that
 	// nothing of a half-done install is committed.
 	afterPluginRow func(ctx context.Context) error
+	// protected are the paths no grant may reach: the home holding the
+	// database and the others of home.Known, always, plus WithProtected's.
+	protected home.Protected
+	extra     []home.Guarded
+}
+
+// WithProtected adds paths no stored grant may reach (a compilation cache
+// or policy file outside the home). The home that holds the database, the
+// home $WARDEN_HOME names and the default home are protected always.
+func WithProtected(paths ...home.Guarded) Option {
+	return func(c *config) { c.extra = append(c.extra, paths...) }
 }
 
 // Option configures Open.
@@ -167,6 +185,7 @@ func Open(ctx context.Context, path string, opts ...Option) (*Store, error) {
 	if err := createPrivate(path); err != nil {
 		return nil, err
 	}
+	cfg.protected = home.NewProtected(home.Guarded{Path: filepath.Dir(path), What: home.WhatHome}).With(home.Known()...).With(cfg.extra...)
 	q := url.Values{}
 	q.Add("_pragma", "busy_timeout("+strconv.FormatInt(cfg.busyTimeout.Milliseconds(), 10)+")")
 	q.Add("_pragma", "journal_mode(WAL)")

@@ -70,6 +70,7 @@ import (
 
 	"github.com/wardenproject/warden/bundle"
 	"github.com/wardenproject/warden/consent"
+	"github.com/wardenproject/warden/internal/home"
 	"github.com/wardenproject/warden/manifest"
 	"github.com/wardenproject/warden/policy"
 	"github.com/wardenproject/warden/resource"
@@ -206,6 +207,10 @@ func Install(ctx context.Context, b *bundle.Bundle, c Config) (Report, error) {
 	if !manifest.ValidPluginName(m.Name) || !manifest.ValidVersion(m.Version) {
 		return rep, fmt.Errorf("install: name %q or version %q cannot name a directory: %w", m.Name, m.Version, ErrSubmission)
 	}
+	// No permission may reach warden's own state, whatever the consent
+	// screen would say: lint's WDN008 refuses it below, and the store
+	// refuses such grants too.
+	prot := home.NewProtected(home.Guarded{Path: c.Home, What: home.WhatHome}).With(home.Known()...)
 	prev, err := c.Store.GetPlugin(ctx, m.Name)
 	switch {
 	case errors.Is(err, store.ErrNotFound):
@@ -236,7 +241,7 @@ func Install(ctx context.Context, b *bundle.Bundle, c Config) (Report, error) {
 	}
 
 	// 3. Store-submission checks.
-	if err := submissionChecks(b, stagedDir); err != nil {
+	if err := submissionChecks(b, stagedDir, prot); err != nil {
 		return rep, err
 	}
 	score := manifest.Risk(m)
@@ -556,16 +561,23 @@ func ownedDir(home, name, dir string) bool {
 // submissionChecks are the checks a plugin store runs on a submission: no lint
 // error, an SBOM that is CycloneDX JSON and a provenance that is an in-toto
 // statement.
-func submissionChecks(b *bundle.Bundle, dir string) error {
+func submissionChecks(b *bundle.Bundle, dir string, prot home.Protected) error {
 	m := b.Manifest()
 	src, _ := b.File(bundle.ManifestFile)
 	var errs []string
-	for _, f := range manifest.Lint(m, src, filepath.Join(dir, bundle.ManifestFile)) {
+	var protected error
+	for _, f := range manifest.LintWith(m, src, filepath.Join(dir, bundle.ManifestFile), manifest.LintOptions{Protected: prot}) {
 		if f.Severity == manifest.SeverityError {
 			errs = append(errs, fmt.Sprintf("%s %s: %s", f.RuleID, f.Path, f.Message))
 		}
+		if f.RuleID == "WDN008" {
+			protected = home.ErrProtected
+		}
 	}
 	if len(errs) > 0 {
+		if protected != nil {
+			return fmt.Errorf("manifest lint errors:\n  %s: %w (%w)", strings.Join(errs, "\n  "), ErrSubmission, protected)
+		}
 		return fmt.Errorf("manifest lint errors:\n  %s: %w", strings.Join(errs, "\n  "), ErrSubmission)
 	}
 	var sbom struct {

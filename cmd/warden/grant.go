@@ -11,6 +11,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/wardenproject/warden/internal/home"
 	"github.com/wardenproject/warden/internal/keyid"
 	"github.com/wardenproject/warden/manifest"
 	"github.com/wardenproject/warden/policy"
@@ -83,7 +84,9 @@ Without --key a grant to a plugin that is not installed is refused: warden
 could not tell whose plugin it is for.
 
 The enterprise policy still applies: a grant never overrides a deny rule or
-an always-ask category.`,
+an always-ask category. A grant that reaches warden's own home (this one,
+$WARDEN_HOME's or the default), its cache or its policy file, by containing
+it, lying inside it or through a symlink, is refused and the refusal logged.`,
 		Example: `  warden grant sheet-gen 'filesystem:~/Documents/Reports/**' read,list --ttl 24h
   warden grant sheet-gen 'filesystem:~/Documents/Reports/**' read --key ed25519:21fe31dfa154a261`,
 		Args: cobra.ExactArgs(3),
@@ -146,6 +149,8 @@ an always-ask category.`,
 			}
 			g, err = st.AddGrant(ctx, g)
 			switch {
+			case errors.Is(err, home.ErrProtected):
+				return withHint(err, "warden's own home, cache and policy are out of every plugin's reach; the refusal is in the audit ledger")
 			case errors.Is(err, store.ErrChanged), errors.Is(err, store.ErrExists):
 				return withHint(err, "another warden installed, upgraded or removed "+plugin+" meanwhile; run the command again")
 			case err != nil:

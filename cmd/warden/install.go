@@ -16,6 +16,7 @@ import (
 	"github.com/wardenproject/warden/bundle"
 	"github.com/wardenproject/warden/bundle/install"
 	"github.com/wardenproject/warden/consent"
+	"github.com/wardenproject/warden/internal/home"
 	"github.com/wardenproject/warden/store"
 	"github.com/wardenproject/warden/trust"
 )
@@ -127,6 +128,8 @@ covers them (the rest are removed and logged). A lower version needs
 				return withHint(err, "pass --allow-downgrade if you mean to go back to this version")
 			case errors.Is(err, install.ErrPublisherChanged):
 				return withHint(err, "grants given to one publisher do not carry to another; run 'warden uninstall "+b.Manifest().Name+"' first, then install")
+			case errors.Is(err, home.ErrProtected):
+				return withHint(err, "the plugin asks for warden's own state; nothing was installed, and the refusal is in the audit ledger")
 			case errors.Is(err, install.ErrSubmission):
 				return withHint(err, "the publisher must fix the bundle; 'warden lint' shows manifest faults")
 			case errors.Is(err, install.ErrRefused), errors.Is(err, install.ErrInterrupted):
@@ -271,6 +274,8 @@ func installErrorCode(err error) string {
 		return "needs_consent"
 	case errors.Is(err, install.ErrPolicy):
 		return "policy"
+	case errors.Is(err, home.ErrProtected):
+		return "protected"
 	case errors.Is(err, install.ErrSubmission):
 		return "submission_checks"
 	case errors.Is(err, install.ErrInstalled), errors.Is(err, install.ErrDowngrade), errors.Is(err, install.ErrPublisherChanged):

@@ -7,6 +7,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/wardenproject/warden/internal/home"
 	"github.com/wardenproject/warden/manifest"
 )
 
@@ -19,7 +20,9 @@ func init() {
 			Long: `lint parses, validates and reviews each manifest (a file, or a directory
 holding manifest.json) with the rules of docs/lint-rules.md, and prints every
 finding with its rule ID, JSON path and line:column, then the risk score
-(docs/risk.md). It exits 1 if any finding is an error.
+(docs/risk.md). It exits 1 if any finding is an error. A permission that
+reaches warden's home (--home, $WARDEN_HOME or the default) is an error
+(WDN008).
 
 --format sarif writes SARIF 2.1.0 for code-scanning CI; --json is --format json.`,
 			Args: cobra.MinimumNArgs(1),
@@ -32,9 +35,16 @@ finding with its rule ID, JSON path and line:column, then the risk score
 				default:
 					return usageErr(fmt.Errorf("unknown --format %q", format), "use --format text, json or sarif")
 				}
+				// WDN008 judges permissions against warden's homes on this
+				// machine: --home (or $WARDEN_HOME) and the default one.
+				// Resolve, not a.home(): lint creates nothing.
+				prot := home.NewProtected(home.Known()...)
+				if dir, err := home.Resolve(a.homeFlag); err == nil {
+					prot = prot.With(home.Guarded{Path: dir, What: home.WhatHome})
+				}
 				reports := make([]*manifest.Report, 0, len(args))
 				for _, p := range args {
-					r, err := manifest.LintFile(p)
+					r, err := manifest.LintFileWith(p, manifest.LintOptions{Protected: prot})
 					if err != nil {
 						return withHint(err, "pass a manifest file, or a plugin directory that holds manifest.json")
 					}

@@ -17,6 +17,7 @@ import (
 	"github.com/wardenproject/warden/audit"
 	"github.com/wardenproject/warden/host"
 	"github.com/wardenproject/warden/hostapi"
+	"github.com/wardenproject/warden/internal/home"
 	"github.com/wardenproject/warden/manifest"
 	"github.com/wardenproject/warden/resource"
 )
@@ -85,6 +86,8 @@ the policy asks for are prompted on a terminal and denied otherwise.`,
 			switch {
 			case errors.Is(err, host.ErrOutsideGrant):
 				return usageErr(err, declaredHint(dir))
+			case errors.Is(err, home.ErrProtected):
+				return withHint(err, "warden's own home, cache and policy are out of every plugin's reach; the refusal is in the run's audit events")
 			case errors.Is(err, host.ErrLint):
 				return withHint(err, "fix the manifest: 'warden lint "+args[0]+"' explains every finding")
 			case err != nil:

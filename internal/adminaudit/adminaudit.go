@@ -44,7 +44,8 @@ func WithRevocationHook(fn func(context.Context, store.Revocation) error) Option
 }
 
 // Recorder returns a store.Recorder that appends one audit event per committed
-// grant, grant deletion, revocation and plugin state change.
+// grant, grant deletion, revocation and plugin state change, and per grant
+// the store refused because it reaches warden's own state.
 func Recorder(l Appender, opts ...Option) store.Recorder {
 	r := &recorder{l: l, actor: audit.Actor{Plugin: "warden"}}
 	for _, o := range opts {
@@ -95,6 +96,17 @@ func Event(e store.Event) *audit.Event {
 			} else {
 				ev.Detail["install_id"] = g.InstallID
 			}
+		}
+	case store.EventGrantRefused:
+		ev.Action = audit.ActionGrant
+		ev.Outcome = audit.OutcomeError
+		ev.Decision = audit.Decision{Effect: audit.EffectDeny, By: "warden", Reason: e.Reason}
+		ev.Error = &audit.Error{Code: "denied", Message: e.Reason}
+		if g := e.Grant; g != nil {
+			ev.Resource = g.Resource
+			ev.Detail["plugin"] = g.Plugin
+			ev.Detail["actions"] = strings.Join(g.Actions, ",")
+			ev.Detail["source"] = string(g.Source)
 		}
 	case store.EventRevoked:
 		ev.Action = audit.ActionRevoke

@@ -4,7 +4,10 @@
 // audit ledger, the compilation cache — lives below one directory so that a test,
 // a CI job or a second profile can run fully isolated by pointing --home (or
 // WARDEN_HOME) somewhere else. The directory holds secrets and native code, so it
-// is created 0700 and refused when someone other than its owner can write to it.
+// is created 0700 and refused when someone other than its owner can write to it,
+// and no grant may reach it: Protected (protect.go) tells whether a filesystem
+// pattern reaches a home, cache or policy file in any spelling, and every place
+// a grant is made or a manifest judged asks it.
 package home
 
 import (

@@ -179,7 +179,7 @@ func BenchmarkColdStart(b *testing.B) {
 	})
 	cacheDir := filepath.Join(b.TempDir(), "cache")
 	must(b, os.Mkdir(cacheDir, 0o700))
-	warm, err := NewEngine(ctx, NewConfig().WithCacheDir(cacheDir))
+	warm, err := NewEngine(ctx, cacheConfig(cacheDir))
 	must(b, err)
 	_, err = warm.Compile(ctx, wasm, digest)
 	must(b, err)
@@ -187,7 +187,7 @@ func BenchmarkColdStart(b *testing.B) {
 	b.Run("warden/from-cache", func(b *testing.B) {
 		b.ReportAllocs()
 		for b.Loop() {
-			e, err := NewEngine(ctx, NewConfig().WithCacheDir(cacheDir))
+			e, err := NewEngine(ctx, cacheConfig(cacheDir))
 			must(b, err)
 			m, err := e.Compile(ctx, wasm, digest)
 			must(b, err)

@@ -92,8 +92,68 @@
 // workers so that a cold start does not pay a fork and a compile-cache load.
 // Until then the check stays on: a plugin must never hold a core forever.
 //
-// The compilation cache holds native code that wazero guards only with a CRC,
-// so [NewEngine] refuses a cache directory that anyone but its owner can
-// write, and [Engine.Compile] checks the module's bytes against the verified
-// digest it is given (wazero keys cache entries by the same SHA-256).
+// # The compilation cache
+//
+// The cache holds native code that runs in the host, and wazero guards its
+// own entries only with a CRC-32C that anyone can recompute: whoever could
+// write wazero's cache directory could run code inside warden (issue 10: a
+// plugin did so through a rename trick). So the engine never lets wazero
+// read a file. It puts its own file cache in the place of wazero's (cache.go):
+//
+//   - every entry is sealed when written: HMAC-SHA256, under the home's
+//     cache secret ([Config.WithCacheKey]; a host reads it with
+//     hostkey.CacheSecret), over a domain string, the module's SHA-256,
+//     wazero's name for the entry (which also covers CPU features and the
+//     deadline check) and the compiled bytes;
+//   - on a lookup the entry is read into memory, checked (regular file,
+//     owned by this user, private, warden's header, this key, this module,
+//     the MAC), and only then handed to wazero, from memory; a refused entry
+//     is removed, reported ([Config.WithCacheRejectHandler], which the host
+//     turns into a cache.reject audit event) and the module is compiled
+//     afresh, so a forgery is never loaded and never fatal;
+//   - a cache directory without a key is refused at [NewEngine]
+//     ([ErrNoCacheKey]), and the ownership and mode checks of the directory
+//     stay ([home.ErrUnsafe]).
+//
+// Entries are named by the module's digest, so the engine reads and checks
+// the entry for the digest [Engine.Compile] is given while wazero decodes
+// the module; it is used only if the bytes have that digest. Compiles on an
+// engine with a cache run one at a time, so that the cache knows which
+// module each of wazero's lookups is for; a lookup outside a compile gets
+// nothing.
+//
+// Why not a scratch directory: the other design keeps sealed entries in the
+// cache and, before each compile, writes the checked bytes into a private
+// directory for wazero's own file cache to read. wazero would then open by
+// path a file that was checked a moment before, and anyone who can write
+// there can swap it in between; and every cold start writes its native code
+// twice. Handing wazero verified bytes in memory leaves no such window.
+// The cost is that wazero has no public API for a file cache: the engine
+// sets the unexported field of wazero's cache that holds one (wazero
+// v1.12.0, cache.go), checking its name, its interface and that it is still
+// empty. If a wazero upgrade changes that structure, [NewEngine] fails with
+// a cache directory (never falling back to wazero's unauthenticated cache)
+// and TestCacheHookFitsWazero says where to look.
+//
+// The secret is a random 32-byte file in the home's keyring, not derived
+// from the host key: the host key rotates (every entry would then look
+// tampered with), may be passphrase-protected or held where its private
+// bytes cannot be read, and a key with one use needs no separation from
+// signatures. Its protection is the host key's: a plugin that can read
+// <home>/keys has already won, which the gate's protection of the home is
+// there to prevent.
+//
+// What it costs, in CPU time on a 2-core VM shared with other builds
+// (cpu-ns/op; wall time there swings with other people's load). The hello
+// example's entry is 15.5 MB: HMAC-SHA256 over it takes 9.9 ms (1.56 GB/s,
+// SHA-NI), reading and checking it 13.8 ms (BenchmarkCacheEntry). A cold
+// start from the cache (host's BenchmarkColdStartFromCache beside
+// BenchmarkColdStartRawWazero, medians of six alternating runs of the old
+// and new binaries) went from 154 ms to 169 ms, against 135-139 ms for raw
+// wazero with its own unauthenticated cache: from 1.11x to 1.25x. The read
+// and the MAC run beside wazero's decoding, on the other core, so the added
+// latency on an idle machine is smaller than the added CPU time. GMAC
+// (AES-GCM over the entry as additional data) measured about four times
+// cheaper than HMAC-SHA256 here; it was not chosen because it needs a
+// unique nonce per entry written, a failure mode HMAC does not have.
 package wasm

@@ -1,6 +1,7 @@
 package wasm
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -19,9 +20,11 @@ import (
 // Config configures an Engine. It is immutable: each With method returns a
 // changed copy, so one Config can be shared.
 type Config struct {
-	cacheDir    string
-	maxMemoryMB int
-	closeOnDone bool
+	cacheDir      string
+	cacheKey      []byte
+	onCacheReject func(CacheRejection)
+	maxMemoryMB   int
+	closeOnDone   bool
 }
 
 // Defaults of a Config.
@@ -41,9 +44,29 @@ func NewConfig() Config {
 
 // WithCacheDir keeps compiled native code in dir, conventionally
 // <home>/cache/wasm, so that a module is compiled once across runs. NewEngine
-// creates dir with mode 0700 and refuses one that other users can write.
+// creates dir with mode 0700 and refuses one that other users can write. A
+// cache directory needs a key (WithCacheKey): without one NewEngine fails,
+// since entries it cannot authenticate must never be loaded.
 func (c Config) WithCacheDir(dir string) Config {
 	c.cacheDir = dir
+	return c
+}
+
+// WithCacheKey sets the secret (at least MinCacheKeyLen bytes) that
+// authenticates the entries of the cache directory: each is sealed with
+// HMAC-SHA256 under it when written and checked before wazero sees it. A
+// host keeps one per home (hostkey.CacheSecret). The Config keeps a copy.
+func (c Config) WithCacheKey(secret []byte) Config {
+	c.cacheKey = bytes.Clone(secret)
+	return c
+}
+
+// WithCacheRejectHandler calls fn for every cache entry the engine refused
+// to load (see CacheRejection), after the compile that found it, on the
+// compiling goroutine. A host records each one in its audit ledger: an entry
+// that fails its MAC was written by someone other than warden.
+func (c Config) WithCacheRejectHandler(fn func(CacheRejection)) Config {
+	c.onCacheReject = fn
 	return c
 }
 
@@ -59,43 +82,82 @@ func (c Config) WithMaxMemoryMB(mb int) Config {
 type Engine struct {
 	cfg   Config
 	cache wazero.CompilationCache
+	// entries is the authenticated file cache behind cache, nil without a
+	// cache directory. compileMu serialises the compiles it serves, so that
+	// it knows which module each of wazero's lookups is for.
+	entries   *entryCache
+	compileMu sync.Mutex
 
 	mu       sync.Mutex
 	runtimes map[uint32]wazero.Runtime // by memory limit in pages
 	closed   bool
 }
 
+// ErrNoCacheKey is returned (wrapped) by NewEngine for a cache directory
+// without a key of at least MinCacheKeyLen bytes (WithCacheKey).
+var ErrNoCacheKey = errors.New("a compilation cache directory needs a key to authenticate its entries")
+
 // NewEngine checks the compilation cache directory, if configured, and returns
 // an engine. A cache directory (or its parent) writable by another user, or
 // owned by one, is refused with an error wrapping home.ErrUnsafe: native code
-// from such a directory would run in the host.
+// from such a directory would run in the host. A cache directory without a
+// key is refused with ErrNoCacheKey.
 func NewEngine(ctx context.Context, cfg Config) (*Engine, error) {
 	if cfg.maxMemoryMB == 0 {
 		cfg.maxMemoryMB = DefaultMaxMemoryMB
 	}
 	e := &Engine{cfg: cfg, runtimes: map[uint32]wazero.Runtime{}}
-	if cfg.cacheDir != "" {
-		dir, err := filepath.Abs(cfg.cacheDir)
-		if err != nil {
-			return nil, fmt.Errorf("wasm engine: compilation cache %s: %w", cfg.cacheDir, err)
-		}
-		if err := checkCacheDir(dir); err != nil {
-			return nil, fmt.Errorf("wasm engine: refusing the compilation cache, because whoever can write it can run code in warden: %w", err)
-		}
-		cache, err := wazero.NewCompilationCacheWithDir(dir)
-		if err != nil {
-			return nil, fmt.Errorf("wasm engine: open compilation cache %s: %w", dir, err)
-		}
-		// wazero made its versioned subdirectory just now: check it as well.
-		if err := checkCacheTree(dir); err != nil {
-			_ = cache.Close(ctx)
-			return nil, fmt.Errorf("wasm engine: refusing the compilation cache: %w", err)
-		}
-		e.cache = cache
-	} else {
-		e.cache = wazero.NewCompilationCache()
+	e.cache = wazero.NewCompilationCache()
+	if cfg.cacheDir == "" {
+		return e, nil
+	}
+	if len(cfg.cacheKey) < MinCacheKeyLen {
+		return nil, fmt.Errorf("wasm engine: compilation cache %s: %w (Config.WithCacheKey, %d bytes or more): without one, native code that anyone who can write the directory put there would run in warden",
+			cfg.cacheDir, ErrNoCacheKey, MinCacheKeyLen)
+	}
+	dir, err := filepath.Abs(cfg.cacheDir)
+	if err != nil {
+		return nil, fmt.Errorf("wasm engine: compilation cache %s: %w", cfg.cacheDir, err)
+	}
+	if err := checkCacheDir(dir); err != nil {
+		return nil, fmt.Errorf("wasm engine: refusing the compilation cache, because whoever can write it can run code in warden: %w", err)
+	}
+	edir := entriesDir(dir)
+	if err := home.Ensure(edir); err != nil {
+		return nil, fmt.Errorf("wasm engine: refusing the compilation cache: %w", err)
+	}
+	if err := checkCacheTree(dir); err != nil {
+		return nil, fmt.Errorf("wasm engine: refusing the compilation cache: %w", err)
+	}
+	e.entries = newEntryCache(edir, cfg.cacheKey)
+	if err := installEntryCache(e.cache, e.entries); err != nil {
+		return nil, fmt.Errorf("wasm engine: compilation cache %s: %w", dir, err)
 	}
 	return e, nil
+}
+
+// compileModule compiles m's bytes in runtime r. With a cache directory the
+// compile runs alone on the engine, with the cache told which module it is
+// for, and the entries the cache refused are reported once it is done.
+func (e *Engine) compileModule(ctx context.Context, r wazero.Runtime, m *Module) (wazero.CompiledModule, error) {
+	if e.entries == nil {
+		return r.CompileModule(ctx, m.wasm)
+	}
+	job := &cacheJob{hash: m.hash, pre: m.takePrefetch()}
+	e.compileMu.Lock()
+	e.entries.begin(job)
+	cm, err := r.CompileModule(ctx, m.wasm)
+	e.entries.end()
+	e.compileMu.Unlock()
+	if job.pre != nil {
+		<-job.pre.done // never leave a read running past the compile
+	}
+	if fn := e.cfg.onCacheReject; fn != nil {
+		for _, rj := range job.rejected {
+			fn(rj)
+		}
+	}
+	return cm, err
 }
 
 // checkCacheDir creates dir 0700 when missing and checks it and its parent.
@@ -110,7 +172,7 @@ func checkCacheDir(dir string) error {
 }
 
 // checkCacheTree checks every directory and file up to two levels below dir:
-// wazero keeps entries in dir/wazero-<version>-<arch>-<os>/<sha256>.
+// the entries are in dir/warden-mac1-wazero-<version>-<arch>-<os>/<digest>.
 func checkCacheTree(dir string) error {
 	ents, err := os.ReadDir(dir)
 	if err != nil {

@@ -54,7 +54,7 @@ func TestEngineRefusesUnsafeCacheDir(t *testing.T) {
 			parent := filepath.Join(t.TempDir(), "cache")
 			must(t, os.Mkdir(parent, 0o700))
 			dir := tc.setup(t, parent)
-			e, err := NewEngine(ctx, NewConfig().WithCacheDir(dir))
+			e, err := NewEngine(ctx, cacheConfig(dir))
 			if err == nil {
 				e.Close(ctx)
 				t.Fatal("NewEngine accepted an unsafe compilation cache")
@@ -70,7 +70,7 @@ func TestEngineCreatesPrivateCacheDir(t *testing.T) {
 	ctx := context.Background()
 	dir := filepath.Join(t.TempDir(), "cache", "wasm")
 	must(t, os.MkdirAll(filepath.Dir(dir), 0o700))
-	e, err := NewEngine(ctx, NewConfig().WithCacheDir(dir))
+	e, err := NewEngine(ctx, cacheConfig(dir))
 	must(t, err)
 	defer e.Close(ctx)
 	fi, err := os.Stat(dir)
@@ -83,7 +83,7 @@ func TestEngineCreatesPrivateCacheDir(t *testing.T) {
 	if _, err := e.Compile(ctx, watGuest(t), ""); err != nil {
 		t.Fatal(err)
 	}
-	e2, err := NewEngine(ctx, NewConfig().WithCacheDir(dir))
+	e2, err := NewEngine(ctx, cacheConfig(dir))
 	must(t, err)
 	e2.Close(ctx)
 }

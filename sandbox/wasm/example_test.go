@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/wardenproject/warden/hostapi"
+	"github.com/wardenproject/warden/hostkey"
 	"github.com/wardenproject/warden/sandbox/wasm"
 )
 
@@ -21,7 +22,18 @@ func Example() {
 	var gate wasm.Gate // e.g. a *hostapi.Gate from hostapi.NewGate
 	home := os.Getenv("WARDEN_HOME")
 
-	eng, err := wasm.NewEngine(ctx, wasm.NewConfig().WithCacheDir(filepath.Join(home, "cache", "wasm")))
+	// The cache's entries are sealed with a secret of the home.
+	cacheKey, err := hostkey.CacheSecret(filepath.Join(home, "keys"))
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	eng, err := wasm.NewEngine(ctx, wasm.NewConfig().
+		WithCacheDir(filepath.Join(home, "cache", "wasm")).
+		WithCacheKey(cacheKey).
+		WithCacheRejectHandler(func(r wasm.CacheRejection) {
+			fmt.Fprintln(os.Stderr, "refused compilation cache entry", r.Entry+":", r.Reason) // a host audits it
+		}))
 	if err != nil {
 		fmt.Println(err) // e.g. the cache dir is writable by others
 		return

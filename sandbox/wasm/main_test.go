@@ -1,6 +1,7 @@
 package wasm
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -92,13 +93,22 @@ var (
 // what proves that a trap or timeout leaves it serving.
 func testEngine(tb testing.TB) *Engine {
 	engOnce.Do(func() {
-		e, err := NewEngine(context.Background(), NewConfig().WithCacheDir(filepath.Join(buildDir, "cache", "wasm")))
+		e, err := NewEngine(context.Background(), cacheConfig(filepath.Join(buildDir, "cache", "wasm")))
 		if err != nil {
 			panic(err)
 		}
 		sharedEng = e
 	})
 	return sharedEng
+}
+
+// testCacheKey is the cache secret of every test engine that shares
+// buildDir's cache; a host keeps one per home (hostkey.CacheSecret).
+var testCacheKey = bytes.Repeat([]byte{0x5a}, MinCacheKeyLen)
+
+// cacheConfig is the default Config with a cache directory and its key.
+func cacheConfig(dir string) Config {
+	return NewConfig().WithCacheDir(dir).WithCacheKey(testCacheKey)
 }
 
 var modules sync.Map // *[]byte -> *Module

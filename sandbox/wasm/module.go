@@ -2,7 +2,6 @@ package wasm
 
 import (
 	"context"
-	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -28,7 +27,9 @@ const (
 type Module struct {
 	eng    *Engine
 	digest string
-	wasm   []byte // owned: Compile does not copy what it is given
+	wasm   []byte      // owned: Compile does not copy what it is given
+	hash   *moduleHash // the SHA-256 of wasm, computed beside the first compile
+	pre    *prefetch   // the cache entry read ahead for the first compile, if any
 
 	mu       sync.Mutex
 	compiled map[uint32]wazero.CompiledModule // by memory class
@@ -54,25 +55,30 @@ func (e *DigestError) Is(target error) bool { return target == ErrDigestMismatch
 // empty means "compute it") and follows the ABI: it imports only the modules
 // "warden" and "wasi_snapshot_preview1" and exports memory, warden_alloc and
 // warden_call with the documented signatures. A digest mismatch is a
-// *DigestError. The engine's compilation cache keys native code by the SHA-256
-// of wasm, which the digest check makes the verified digest.
+// *DigestError. The engine's compilation cache names and seals native code by
+// the SHA-256 of wasm, which the digest check makes the verified digest.
 //
 // The Module keeps wasm without copying it (a Go guest is megabytes, and a
 // copy showed in the cold start): the caller must not change it afterwards.
 //
 // Compile is the one place the bytes are hashed. The hash runs beside wazero's
-// decoding and cache lookup, on another core, and is checked before Compile
-// returns: nothing can instantiate the module until its bytes are known to be
-// the verified ones, and wazero keys its cache by the content hash it computes
-// itself, so compiling bytes that then fail the check caches nothing that
-// could be loaded in their stead.
+// decoding, on another core, and is checked before Compile returns: nothing
+// can instantiate the module until its bytes are known to be the verified
+// ones. The cache entry for the claimed digest is read and authenticated
+// beside the decoding too, and used only if the bytes hash to that digest;
+// what the compile stores is sealed under the digest the bytes have, so
+// bytes that then fail the check cache nothing that could be loaded in the
+// verified module's stead.
 func (e *Engine) Compile(ctx context.Context, wasm []byte, digest string) (*Module, error) {
-	sum := make(chan [sha256.Size]byte, 1)
-	go func() { sum <- sha256.Sum256(wasm) }()
-	m := &Module{eng: e, wasm: wasm, compiled: map[uint32]wazero.CompiledModule{}}
+	m := &Module{eng: e, wasm: wasm, hash: hashAsync(wasm), compiled: map[uint32]wazero.CompiledModule{}}
+	if d, ok := parseDigest(digest); ok && e.entries != nil {
+		// Read and authenticate the cache entry while wazero decodes; it is
+		// used only if the bytes have the digest claimed.
+		m.pre = e.entries.startPrefetch(d)
+	}
 	// Compile once in the default class now, so a bad module fails at load.
 	_, cerr := m.compiledFor(ctx, e.memoryClass(0))
-	h := <-sum
+	h := m.hash.wait()
 	m.digest = "sha256:" + hex.EncodeToString(h[:])
 	if digest != "" && !strings.EqualFold(digest, m.digest) {
 		_ = m.Close(ctx)
@@ -100,7 +106,7 @@ func (m *Module) compiledFor(ctx context.Context, pages uint32) (wazero.Compiled
 	if err != nil {
 		return nil, err
 	}
-	cm, err := r.CompileModule(ctx, m.wasm)
+	cm, err := m.eng.compileModule(ctx, r, m)
 	if err != nil {
 		return nil, err
 	}
@@ -110,6 +116,13 @@ func (m *Module) compiledFor(ctx context.Context, pages uint32) (wazero.Compiled
 	}
 	m.compiled[pages] = cm
 	return cm, nil
+}
+
+// takePrefetch hands the read-ahead entry to the first compile only.
+func (m *Module) takePrefetch() *prefetch {
+	p := m.pre
+	m.pre = nil
+	return p
 }
 
 // checkABI rejects a module that imports anything but warden and WASI or
