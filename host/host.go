@@ -223,8 +223,11 @@ func New(ctx context.Context, cfg Config) (_ *Host, err error) {
 	closers = append(closers, func() error { return h.wasm.Close(context.Background()) })
 
 	// No grant may reach warden's own state (docs/threat-model.md V-5):
-	// the home, and the cache and policy file wherever they live.
-	protected := []string{dir}
+	// the home, and the cache and policy file wherever they live. The
+	// default policy file is named too, although the home covers it, so
+	// that the gate records its identity and refuses a hard link to it
+	// made elsewhere.
+	protected := []string{dir, filepath.Join(dir, "policy.yaml")}
 	for _, p := range []string{cfg.CacheDir, cfg.PolicyPath} {
 		if abs, err := filepath.Abs(p); p != "" && err == nil {
 			protected = append(protected, abs)

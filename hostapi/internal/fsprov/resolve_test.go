@@ -77,7 +77,12 @@ func TestNewFileLandsInTheCheckedDirectory(t *testing.T) {
 			return err
 		}},
 		{"mkdir", func(t *target) error {
-			return t.inParent(func(r *os.Root, name string) error { return r.Mkdir(name, 0o755) })
+			d, name, err := t.openParent()
+			if err != nil {
+				return err
+			}
+			defer d.close()
+			return d.mkdir(name, 0o755)
 		}},
 	} {
 		t.Run(op.name, func(tt *testing.T) {
@@ -86,8 +91,8 @@ func TestNewFileLandsInTheCheckedDirectory(t *testing.T) {
 				tt.Fatal(err)
 			}
 			defer tg.close()
-			if tg.info != nil || tg.parent == nil {
-				tt.Fatalf("target info %v parent %v", tg.info, tg.parent)
+			if tg.info != nil || tg.dir == nil {
+				tt.Fatalf("target info %v dir %v", tg.info, tg.dir)
 			}
 			// The race: ok/ becomes a link to denied/.
 			if err := os.Rename(filepath.Join(dir, "ok"), filepath.Join(dir, "ok.old")); err != nil {
