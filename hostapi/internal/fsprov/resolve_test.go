@@ -114,3 +114,69 @@ func TestNewFileLandsInTheCheckedDirectory(t *testing.T) {
 		})
 	}
 }
+
+// TestChangeActsOnTheCheckedEntry: an entry replaced (by another process)
+// after the check and before the change, in the very directory that was
+// checked, is not removed, moved or overwritten: the entry must still be
+// the file that was checked, and a destination that was free must still be
+// free (RENAME_NOREPLACE).
+func TestChangeActsOnTheCheckedEntry(t *testing.T) {
+	dir, g := grantAll(t)
+	p := func(n string) string { return filepath.Join(dir, n) }
+	write := func(n, s string) {
+		if err := os.WriteFile(p(n), []byte(s), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// replace puts a new file at n, made while the old one still exists so
+	// that it is another inode (a file system reuses a freed inode number
+	// at once, and a new file under the checked name in the checked
+	// directory is then the checked path anyway).
+	replace := func(n, s string) func() {
+		return func() {
+			write(n+".tmp", s)
+			if err := os.Rename(p(n+".tmp"), p(n)); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	for _, tc := range []struct {
+		name string
+		run  func(swap func()) error
+		swap func()
+		keep map[string]string // what must hold after
+	}{
+		{"delete", func(swap func()) error {
+			return Delete(g, p("f"), func(string) error { swap(); return nil })
+		}, replace("f", "other"), map[string]string{"f": "other"}},
+		{"rename from", func(swap func()) error {
+			return Rename(g, p("f"), g, p("g"), func(string, string) error { swap(); return nil })
+		}, replace("f", "other"), map[string]string{"f": "other"}},
+		{"rename over", func(swap func()) error {
+			return Rename(g, p("f"), g, p("d"), func(string, string) error { swap(); return nil })
+		}, replace("d", "appeared later"), map[string]string{"f": "checked", "d": "appeared later"}},
+		{"rename to a free name", func(swap func()) error {
+			return Rename(g, p("f"), g, p("new"), func(string, string) error { swap(); return nil })
+		}, replace("new", "appeared"), map[string]string{"f": "checked", "new": "appeared"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			for _, n := range []string{"f", "g", "d", "new"} {
+				os.Remove(p(n))
+			}
+			write("f", "checked")
+			write("d", "dest")
+			err := tc.run(tc.swap)
+			if !errors.Is(err, ErrChanged) && !errors.Is(err, os.ErrExist) {
+				t.Fatalf("after the entry changed: %v, want ErrChanged or ErrExist", err)
+			}
+			for n, want := range tc.keep {
+				if b, err := os.ReadFile(p(n)); err != nil || string(b) != want {
+					t.Fatalf("%s is %q (%v), want %q", n, b, err, want)
+				}
+			}
+			if _, err := os.Lstat(p("g")); err == nil {
+				t.Fatal("the rename happened")
+			}
+		})
+	}
+}
