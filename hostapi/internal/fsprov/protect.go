@@ -83,6 +83,12 @@ type fileID struct{ dev, ino uint64 }
 // another program of the user (a plugin cannot make links): that is the
 // same-user attacker of docs/threat-model.md.
 //
+// The walk starts at a grant's base: the base itself is checked on every
+// call, the folders above it are not re-examined (a stat per folder per
+// call). A plugin cannot move them around warden's state, since every
+// folder that holds the state is held; only another program could move
+// warden's home so that it comes to hold an existing grant's base.
+//
 // On systems whose file information carries no device and inode (not
 // Unix), the set is empty and only the gate's name checks apply.
 type Protection struct {
@@ -171,12 +177,4 @@ func (p *Protection) mayMove(fi fs.FileInfo) bool {
 	_, s := p.state[id]
 	_, h := p.holds[id]
 	return !s && !h
-}
-
-// Len is the number of identities recorded (for tests and diagnostics).
-func (p *Protection) Len() int {
-	if p == nil {
-		return 0
-	}
-	return len(p.state) + len(p.holds)
 }
