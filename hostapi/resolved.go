@@ -25,6 +25,7 @@ package hostapi
 // (the folder holds the home), and refuses the moved copy if another program
 // moved it. Both layers refuse with the same deny event (by "gate", reason
 // reasonProtected).
+
 import (
 	"errors"
 	"fmt"
