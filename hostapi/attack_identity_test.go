@@ -310,3 +310,58 @@ func TestIdentityProtectedNotYetCreated(t *testing.T) {
 	_, err = s.call("fs.rename", map[string]any{"from": s.p("c2"), "to": c})
 	s.wantProtected(t, "fs.rename", err, "is a folder on the way")
 }
+
+// TestIdentitySymlinkedHome: warden's home given through a symlinked
+// config folder (g/cfg -> real, home g/cfg/warden, as with WARDEN_HOME or
+// ~/.config pointing elsewhere). The symlink and the real folder are both
+// held: neither can be moved or removed; and once another program moves
+// the real folder, the home is still refused under the new name.
+func TestIdentitySymlinkedHome(t *testing.T) {
+	e := newEnv(t)
+	grant := filepath.Join(e.dir, "g")
+	real := filepath.Join(grant, "real")
+	must(t, os.MkdirAll(filepath.Join(real, "warden", "keys"), 0o700))
+	must(t, os.WriteFile(filepath.Join(real, "warden", "keys", "host.key"), []byte("HOST PRIVATE KEY"), 0o600))
+	must(t, os.Symlink("real", filepath.Join(grant, "cfg")))
+	e.protected = []string{filepath.Join(grant, "cfg", "warden")}
+	g, c := reviewGate(t, e, `version: 1
+rules:
+  - id: all
+    effect: allow
+    resource: "filesystem:%[1]s/g/**"
+`, []policy.Permission{{Resource: "filesystem:" + grant + "/**", Actions: []string{"read", "write", "list", "delete"}}},
+		"filesystem:"+grant+"/** read,write,list,delete")
+	s := &identityEnv{env: e, g: g, c: c, grant: grant}
+	for _, tc := range []struct {
+		method string
+		params map[string]any
+		want   string
+	}{
+		{"fs.rename", map[string]any{"from": s.p("cfg"), "to": s.p("cfg2")}, "is a folder on the way"},
+		{"fs.delete", map[string]any{"path": s.p("cfg")}, "is a folder on the way"},
+		{"fs.rename", map[string]any{"from": real, "to": s.p("real2")}, "is a folder on the way"},
+		{"fs.read", map[string]any{"path": filepath.Join(real, "warden", "keys", "host.key")}, "warden's own state directory"},
+	} {
+		_, err := s.call(tc.method, tc.params)
+		s.wantProtected(t, tc.method, err, tc.want)
+	}
+	// Another program moves the real folder: the symlink dangles, the home
+	// lives under a name no check knows.
+	moved := s.p("moved")
+	must(t, os.Rename(real, moved))
+	for _, tc := range []struct {
+		method string
+		params map[string]any
+		want   string
+	}{
+		{"fs.read", map[string]any{"path": filepath.Join(moved, "warden", "keys", "host.key")}, "under another name"},
+		{"fs.rename", map[string]any{"from": moved, "to": s.p("elsewhere")}, "is a folder on the way"},
+		{"fs.delete", map[string]any{"path": s.p("cfg")}, "is a folder on the way"},
+	} {
+		_, err := s.call(tc.method, tc.params)
+		s.wantProtected(t, tc.method, err, tc.want)
+	}
+	if b, err := os.ReadFile(filepath.Join(moved, "warden", "keys", "host.key")); err != nil || string(b) != "HOST PRIVATE KEY" {
+		t.Fatalf("the key: %q %v", b, err)
+	}
+}
