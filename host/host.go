@@ -237,8 +237,11 @@ func New(ctx context.Context, cfg Config) (_ *Host, err error) {
 
 	// No grant may reach warden's own state (docs/threat-model.md V-5):
 	// the home, the cache and policy file wherever they live, and the
-	// other homes of this user.
-	var protected []string
+	// other homes of this user. The default policy file is named too, even
+	// when the home covers it or another policy file is in force, so that
+	// the gate records its identity and refuses a hard link to it made
+	// elsewhere.
+	protected := []string{filepath.Join(dir, "policy.yaml")}
 	for _, g := range h.guard.Paths() {
 		protected = append(protected, g.Path)
 	}

@@ -35,9 +35,22 @@
 //     on again where it leads (protected paths, token, policy deny and ask),
 //     so deny-wins and always-confirm hold for sub-trees of a grant; the
 //     policy is asked a second time only then.
+//   - Changes (delete, rename, mkdir, a new file) are made relative to a
+//     handle on the directory that was checked, re-checked by device and
+//     inode after the intent event is durable, with the entry re-checked
+//     too (unlinkat, renameat2, mkdirat, openat): a directory swapped for a
+//     symlink in the intent's fsync window fails the call instead of
+//     redirecting the change.
+//   - Only regular files and directories are opened, non-blocking: a FIFO,
+//     socket or device is refused (open(2) of a FIFO would wait forever, out
+//     of reach of the call's deadline).
 //   - Config.Protected (warden's own --home, cache, policy file) is out of
 //     every plugin's reach whatever it was granted, by name, through "..",
-//     or through a symlink: a grant can never become self-granting.
+//     through a symlink, and by identity (device and inode, recorded at
+//     NewGate, of the state and of every folder on the way to it): a folder
+//     in between renamed by the plugin or moved by another program, a hard
+//     link and a bind mount lead nowhere, and no folder holding the state
+//     can be moved or removed. A grant can never become self-granting.
 //   - Durability follows docs/architecture.md "Where durability is paid": an effect that
 //     leaves the sandbox (fs.write, fs.delete, fs.rename, fs.mkdir, a file
 //     opened for writing) is preceded by a durable intent event (Auditor.Append)

@@ -12,6 +12,7 @@ import (
 
 	"github.com/wardenproject/warden/audit"
 	"github.com/wardenproject/warden/capability"
+	"github.com/wardenproject/warden/hostapi/internal/fsprov"
 	"github.com/wardenproject/warden/policy"
 	"github.com/wardenproject/warden/resource"
 )
@@ -54,9 +55,13 @@ type Config struct {
 	// keys) and its compilation cache. A path is refused when it, or the
 	// path a symlink resolves it to, is one of them or lies under one;
 	// each is also matched in its symlink-resolved spelling, taken at
-	// NewGate. Empty protects nothing: the gate does not guess where the
-	// state lives, so the host must pass it (host.New passes its home, its
-	// cache directory and its policy file).
+	// NewGate. A folder on the way to one may be read and listed but not
+	// created, removed, moved or replaced. NewGate also records the device
+	// and inode of each and of every existing folder on the way to it, and
+	// the provider refuses them under any name (see resolved.go). Empty
+	// protects nothing: the gate does not guess where the state lives, so
+	// the host must pass it (host.New passes its home, its cache directory
+	// and its policy file).
 	Protected []string
 
 	// extra holds methods registered by tests (see gate_ext_test.go): the
@@ -77,8 +82,10 @@ type Gate struct {
 	now     func() time.Time
 	home    resource.Options
 	// protected holds the clean Protected paths and their resolved
-	// spellings; bases caches, per grant base, its symlink-resolved form.
+	// spellings, prot their identities and those of the folders on the way
+	// to them; bases caches, per grant base, its symlink-resolved form.
 	protected []string
+	prot      *fsprov.Protection
 	bases     baseCache
 }
 
@@ -115,7 +122,8 @@ func NewGate(cfg Config) (*Gate, error) {
 	if err != nil {
 		return nil, fmt.Errorf("hostapi: new gate: %w", err)
 	}
-	return &Gate{cfg: cfg, methods: methods, now: cfg.Clock, home: resource.Options{Home: cfg.Home}, protected: protected}, nil
+	return &Gate{cfg: cfg, methods: methods, now: cfg.Clock, home: resource.Options{Home: cfg.Home}, protected: protected,
+		prot: fsprov.NewProtection(protected)}, nil
 }
 
 // Flush makes every audit event of calls that have returned durable. The host
@@ -210,9 +218,13 @@ func (c *call) do(name, token string, params json.RawMessage) ([]byte, *Error) {
 func (c *call) authorize(token string) *Error {
 	if len(c.g.protected) > 0 {
 		for i := range c.acc {
-			if a := &c.acc[i]; a.Kind == resource.Filesystem && c.g.protects(a.Path) {
+			a := &c.acc[i]
+			if a.Kind != resource.Filesystem {
+				continue
+			}
+			if how := c.g.protectedName(a.Path, a.Action); how >= 0 {
 				c.ev.Resource = a.Name
-				return c.refuse(protectedError(c.name, a.Path, false), "gate", reasonProtected)
+				return c.refuse(protectedError(c.name, a.Path, how), "gate", reasonProtected)
 			}
 		}
 	}
@@ -232,9 +244,14 @@ func (c *call) authorize(token string) *Error {
 		// A grant whose literal base passes through a symlink reaches the
 		// protected state under another spelling with no symlink below the
 		// base for the provider to see.
-		if len(c.g.protected) > 0 && a.Kind == resource.Filesystem && c.g.protectsVia(capa.Resource.Base(), a.Path) {
-			c.ev.Resource = a.Name
-			return c.refuse(protectedError(c.name, a.Path, true), "gate", reasonProtected)
+		if len(c.g.protected) > 0 && a.Kind == resource.Filesystem {
+			if how := c.g.protectsVia(capa.Resource.Base(), a.Path, a.Action); how >= 0 {
+				if how == protIs {
+					how = protViaLink
+				}
+				c.ev.Resource = a.Name
+				return c.refuse(protectedError(c.name, a.Path, how), "gate", reasonProtected)
+			}
 		}
 	}
 	for i := range c.acc {
@@ -404,8 +421,15 @@ func (c *call) refuseDecided(herr *Error) *Error {
 // (a path that resolves outside the grant) turns the decision into a deny by
 // the gate, so the event reads as the denial it is.
 func (c *call) fail(herr *Error) *Error {
-	// A refusal already decided on a resolved path keeps its rule.
-	if herr.Code == CodeDenied && c.ev.Decision.Effect != audit.EffectDeny {
+	switch {
+	case errors.Is(herr.Err, fsprov.ErrProtected):
+		// The provider found warden's state by identity: the same
+		// decision as the gate's refusal by name.
+		c.ev.Decision = decisionDeny("gate", reasonProtected)
+	case errors.Is(herr.Err, fsprov.ErrNotRegular):
+		c.ev.Decision = decisionDeny("gate", reasonNotRegular)
+	case herr.Code == CodeDenied && c.ev.Decision.Effect != audit.EffectDeny:
+		// A refusal already decided on a resolved path keeps its rule.
 		c.ev.Decision = audit.Decision{Effect: audit.EffectDeny, By: "gate", Reason: herr.Message}
 	}
 	if aerr := c.outcome(audit.OutcomeError, herr); aerr != nil {

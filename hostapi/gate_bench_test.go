@@ -2,6 +2,7 @@ package hostapi
 
 import (
 	"context"
+	"os"
 	"path/filepath"
 	"testing"
 
@@ -42,6 +43,18 @@ func BenchmarkGateCall(b *testing.B) {
 		b.ReportAllocs()
 		pat := resource.MustParse("filesystem:" + e.data + "/**")
 		g := fsprov.Grant{Base: pat.Base(), Match: pat.MatchPath}
+		for b.Loop() {
+			if _, err := fsprov.Stat(g, p); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	// The provider with warden's state protected by identity: one more
+	// stat (the root) and a map lookup per component.
+	b.Run("fs.stat/provider-only-protected", func(b *testing.B) {
+		b.ReportAllocs()
+		pat := resource.MustParse("filesystem:" + e.data + "/**")
+		g := fsprov.Grant{Base: pat.Base(), Match: pat.MatchPath, Protect: fsprov.NewProtection([]string{filepath.Join(e.dir, "home")})}
 		for b.Loop() {
 			if _, err := fsprov.Stat(g, p); err != nil {
 				b.Fatal(err)
@@ -110,6 +123,23 @@ func BenchmarkGateCall(b *testing.B) {
 			}
 		}
 	})
+	// The capability filesystem's open (gated and audited once) and close,
+	// with and without the protected paths.
+	for _, gc := range []struct {
+		name string
+		g    *Gate
+	}{{"OpenFile/null-ledger", ng}, {"OpenFile/null-ledger-protected", pg}} {
+		b.Run(gc.name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				f, err := gc.g.OpenFile(ctx, e.caller, "", p, os.O_RDONLY, 0)
+				if err != nil {
+					b.Fatal(err)
+				}
+				f.Close()
+			}
+		})
+	}
 	b.Run("decode-only", func(b *testing.B) {
 		b.ReportAllocs()
 		m := e.gate.methods["fs.stat"]

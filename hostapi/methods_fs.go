@@ -80,6 +80,24 @@ func fsError(err error, method, p string) *Error {
 	if he, ok := hostError(err); ok {
 		return he
 	}
+	var pe *fsprov.ProtectedError
+	if errors.As(err, &pe) {
+		how := protIdentity
+		switch {
+		case pe.Holds:
+			how = protHolds
+		case pe.ViaLink:
+			how = protViaLink
+		}
+		he := protectedError(method, p, how)
+		he.Err = err
+		return he
+	}
+	var nr *fsprov.NotRegularError
+	if errors.As(err, &nr) {
+		return &Error{Code: CodeDenied, Err: err, Message: method + ": " + Sanitize(p, 512) + " is " + nr.Kind +
+			", not a regular file or directory; warden opens only regular files and directories"}
+	}
 	var code Code
 	var msg string
 	switch {
@@ -273,7 +291,7 @@ func runFSRename(_ context.Context, c *call) ([]byte, *Error) {
 	// read grant on the result. Each side's resolved path is decided on
 	// again for its own actions (delete and read; write).
 	gd, gr := c.grant(0, 0, 1), grantOf(c.caps[1])
-	gFrom := fsprov.Grant{Base: gd.Base, Match: func(p string) bool { return gd.Match(p) && gr.Match(p) }, Check: gd.Check}
+	gFrom := fsprov.Grant{Base: gd.Base, Match: func(p string) bool { return gd.Match(p) && gr.Match(p) }, Check: gd.Check, Protect: gd.Protect}
 	c.setDetail("to", to.Name)
 	err := fsprov.Rename(gFrom, from.Path, c.grant(1, 2, 2), to.Path, func(_, _ string) error {
 		if herr := c.intent(c.ev.Resource, "", 0, c.ev.Detail); herr != nil {

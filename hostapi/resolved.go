@@ -4,6 +4,27 @@ package hostapi
 // lift: a symlink leads only where the same checks would let the call go
 // directly (the resolved path is decided on again), and warden's own state
 // directory is out of every plugin's reach (Config.Protected).
+//
+// Warden's state is kept out of reach in two layers:
+//
+//   - by name, here: the requested path, the resolved path and the path
+//     with a grant base's symlinks resolved must not be, or lie under, a
+//     protected path; and a path on the way to a protected path (an
+//     ancestor, existing or not) must not be created, removed, moved or
+//     replaced (actions write and delete). This is the first line, and it
+//     gives the clearest message.
+//   - by identity, in the provider (fsprov.Protection): device and inode of
+//     each protected path and of every directory on the way to it, taken at
+//     NewGate. No walk passes through the state under any name, and no
+//     delete or rename moves a directory that holds it.
+//
+// Names alone were not enough: a name is what a rename changes. A plugin
+// with read, write and delete on a folder holding warden's home two levels
+// down renamed the folder in between, worked in the moved copy (a name no
+// check knew) and renamed it back. The identity layer refuses that rename
+// (the folder holds the home), and refuses the moved copy if another program
+// moved it. Both layers refuse with the same deny event (by "gate", reason
+// reasonProtected).
 
 import (
 	"errors"
@@ -21,16 +42,39 @@ import (
 // reasonProtected is the audit reason of a refusal by Config.Protected.
 const reasonProtected = "warden's own state directory: no plugin may touch it"
 
+// reasonNotRegular is the audit reason of a refusal to open a FIFO, socket
+// or device (fsprov.ErrNotRegular).
+const reasonNotRegular = "not a regular file or directory: warden opens only regular files and directories"
+
+// How a path meets warden's state, for protectedError's message.
+const (
+	protIs       = iota // the path is the state, or lies under it
+	protViaLink         // a symlink leads it there
+	protHolds           // it is a directory on the way to the state
+	protIdentity        // it reaches the state by identity under another name
+)
+
 // protectedError is the refusal of a path under Config.Protected. The
 // message says why plainly, so that nobody widens a grant to get past it.
-func protectedError(method, p string, viaLink bool) *Error {
-	how := "is"
-	if viaLink {
-		how = "leads (through a symlink) into"
+func protectedError(method, p string, how int) *Error {
+	var verb string
+	switch how {
+	case protViaLink:
+		verb = "leads (through a symlink) into warden's own state directory"
+	case protHolds:
+		verb = "is a folder on the way to warden's own state directory, which would move with it; it cannot be moved, removed, replaced or created"
+	case protIdentity:
+		verb = "reaches warden's own state directory under another name (a moved folder, a hard link or a mount)"
+	default:
+		verb = "is warden's own state directory"
 	}
-	return Errorf(CodeDenied, "%s: %s %s warden's own state directory; no plugin may touch it, whatever it was granted",
-		method, Sanitize(p, 512), how)
+	return Errorf(CodeDenied, "%s: %s %s; no plugin may touch it, whatever it was granted", method, Sanitize(p, 512), verb)
 }
+
+// changesName reports whether an access with action creates, removes,
+// moves or replaces the entry at its path (rather than reading it or
+// looking into it).
+func changesName(action string) bool { return action == "write" || action == "delete" }
 
 // Protected returns the paths the gate was configured to keep every plugin
 // out of (Config.Protected), as given.
@@ -89,20 +133,44 @@ func (g *Gate) protects(p string) bool {
 	return false
 }
 
-// protectsVia reports whether p, a path under a grant's literal base, is
-// protected once the symlinks in the base itself are resolved. The provider
-// resolves symlinks only below the base, so a grant for ~/cfg/** with
-// ~/cfg -> ~/.config reaches ~/.config/warden with no symlink it would see.
-func (g *Gate) protectsVia(base, p string) bool {
+// holds reports whether the clean absolute path p is a directory on the way
+// to a protected path (a strict ancestor of one, whether it exists or not).
+func (g *Gate) holds(p string) bool {
+	for _, q := range g.protected {
+		if len(q) > len(p) && (p == "/" || q[len(p)] == '/' && strings.HasPrefix(q, p)) {
+			return true
+		}
+	}
+	return false
+}
+
+// protectedName reports how an access with action on the clean absolute
+// path p meets the protected paths by name: protIs, protHolds (only for an
+// action that changes the entry at p), or -1 when it does not.
+func (g *Gate) protectedName(p, action string) int {
+	switch {
+	case g.protects(p):
+		return protIs
+	case changesName(action) && g.holds(p):
+		return protHolds
+	}
+	return -1
+}
+
+// protectsVia is protectedName for p, a path under a grant's literal base,
+// once the symlinks in the base itself are resolved. The provider resolves
+// symlinks only below the base, so a grant for ~/cfg/** with ~/cfg ->
+// ~/.config reaches ~/.config/warden with no symlink it would see.
+func (g *Gate) protectsVia(base, p, action string) int {
 	rb := g.bases.resolve(base)
 	if rb == base {
-		return false
+		return -1
 	}
 	rest, ok := strings.CutPrefix(p, base)
 	if !ok || rest != "" && rest[0] != '/' && base != "/" {
-		return false
+		return -1
 	}
-	return g.protects(path.Join(rb, rest))
+	return g.protectedName(path.Join(rb, rest), action)
 }
 
 // baseCache remembers the resolved form of grant bases: a gate sees few
@@ -161,9 +229,18 @@ func (rc *resolvedCheck) CheckResolved(requested, real string) error {
 	}
 	for i := rc.first; i <= rc.last; i++ {
 		capa := c.caps[i]
-		if len(c.g.protected) > 0 && (c.g.protects(real) || c.g.protectsVia(capa.Resource.Base(), real)) {
-			c.ev.Decision = decisionDeny("gate", reasonProtected)
-			return protectedError(c.name, a0.Path, true)
+		if len(c.g.protected) > 0 {
+			how := c.g.protectedName(real, c.acc[i].Action)
+			if how < 0 {
+				how = c.g.protectsVia(capa.Resource.Base(), real, c.acc[i].Action)
+			}
+			if how >= 0 {
+				if how == protIs {
+					how = protViaLink
+				}
+				c.ev.Decision = decisionDeny("gate", reasonProtected)
+				return protectedError(c.name, a0.Path, how)
+			}
 		}
 		if !capa.PermitsName(name, c.acc[i].Action) {
 			c.ev.Decision = decisionDeny("gate", "a symlink leads outside the capability")
@@ -184,6 +261,7 @@ func (c *call) grant(k, i, last int) fsprov.Grant {
 	c.chk[k] = resolvedCheck{c: c, first: i, last: last}
 	g := grantOf(c.caps[i])
 	g.Check = &c.chk[k]
+	g.Protect = c.g.prot
 	return g
 }
 

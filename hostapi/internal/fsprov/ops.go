@@ -279,6 +279,8 @@ func StatFile(g Grant, abs string) (fs.FileInfo, error) {
 // Delete removes the file or empty directory abs. A symlink is removed
 // itself, never what it points to. intent is called with the resolved path
 // once it is checked and before anything is removed; an error from it aborts.
+// The entry is then removed relative to a handle on the directory that was
+// checked, and only if it is still the entry that was checked.
 func Delete(g Grant, abs string, intent func(real string) error) error {
 	t, err := resolve(g, abs, false)
 	if err != nil {
@@ -291,14 +293,26 @@ func Delete(g Grant, abs string, intent func(real string) error) error {
 	if t.rel == "." {
 		return fmt.Errorf("delete %s: it is the granted directory itself: %w", abs, ErrOutside)
 	}
+	if !t.prot.mayMove(t.info) {
+		return &ProtectedError{Path: abs, Holds: true}
+	}
 	if err := intent(t.real); err != nil {
 		return err
 	}
-	return t.root.Remove(t.rel)
+	d, name, err := t.openParent()
+	if err != nil {
+		return err
+	}
+	defer d.close()
+	if err := d.sameEntry(name, t.info); err != nil {
+		return err
+	}
+	return d.remove(name, t.info.IsDir())
 }
 
 // Mkdir creates directory abs (its parent must exist). intent is called as
-// for Delete.
+// for Delete; the directory is made relative to a handle on the parent that
+// was checked.
 func Mkdir(g Grant, abs string, intent func(real string) error) error {
 	t, err := resolve(g, abs, true)
 	if err != nil {
@@ -311,13 +325,23 @@ func Mkdir(g Grant, abs string, intent func(real string) error) error {
 	if err := intent(t.real); err != nil {
 		return err
 	}
-	return t.inParent(func(r *os.Root, name string) error { return r.Mkdir(name, 0o755) })
+	d, name, err := t.openParent()
+	if err != nil {
+		return err
+	}
+	defer d.close()
+	return d.mkdir(name, 0o755)
 }
 
 // Rename moves from to to. Both are resolved in their own grant (the last
-// component of each is not followed), then renamed through a root at the
-// deepest directory holding both. intent is called with both resolved paths
-// once both are checked and before anything moves.
+// component of each is not followed). intent is called with both resolved
+// paths once both are checked and before anything moves. Then both parent
+// directories are opened and checked by identity, the source entry must
+// still be the one checked and the destination entry the one checked (or
+// still absent), and one renameat2 between the two handles moves it, with
+// RENAME_NOREPLACE when the destination was absent (docs/threat-model.md
+// Neither side may be warden's state or a directory holding it (an
+// overwritten destination included).
 func Rename(gFrom Grant, from string, gTo Grant, to string, intent func(realFrom, realTo string) error) error {
 	tf, err := resolve(gFrom, from, false)
 	if err != nil {
@@ -335,33 +359,34 @@ func Rename(gFrom Grant, from string, gTo Grant, to string, intent func(realFrom
 	if tf.rel == "." || tt.rel == "." {
 		return fmt.Errorf("rename %s to %s: a granted directory itself cannot be moved: %w", from, to, ErrOutside)
 	}
+	if !tf.prot.mayMove(tf.info) {
+		return &ProtectedError{Path: from, Holds: true}
+	}
+	if tt.info != nil && !tt.prot.mayMove(tt.info) {
+		return &ProtectedError{Path: to, Holds: true}
+	}
 	if err := intent(tf.real, tt.real); err != nil {
 		return err
 	}
-	common := commonDir(tf.real, tt.real)
-	r, err := os.OpenRoot(common)
+	pf, nf, err := tf.openParent()
 	if err != nil {
 		return err
 	}
-	defer r.Close()
-	rf, _ := within(common, tf.real)
-	rt, _ := within(common, tt.real)
-	// The resolved paths hold no symlink except possibly the last component,
-	// which rename acts on itself, so the root adds no new resolution here.
-	return r.Rename(rf, rt)
-}
-
-func commonDir(a, b string) string {
-	d := path.Dir(a)
-	for {
-		if _, ok := within(d, b); ok && d != b {
-			return d
-		}
-		if d == "/" {
-			return d
-		}
-		d = path.Dir(d)
+	defer pf.close()
+	pt, nt, err := tt.openParent()
+	if err != nil {
+		return err
 	}
+	defer pt.close()
+	if err := pf.sameEntry(nf, tf.info); err != nil {
+		return err
+	}
+	if tt.info != nil {
+		if err := pt.sameEntry(nt, tt.info); err != nil {
+			return err
+		}
+	}
+	return rename(pf, nf, pt, nt, tt.info == nil)
 }
 
 // Writes reports whether an open flag can change the file.
@@ -390,6 +415,12 @@ func Open(ctx context.Context, g Grant, abs string, flag int, perm fs.FileMode, 
 	writes := Writes(flag)
 	if writes && t.info != nil && t.info.IsDir() {
 		return nil, "", &fs.PathError{Op: "open", Path: abs, Err: errIsDir}
+	}
+	if t.info != nil {
+		// Before the intent: a FIFO or device is refused, not announced.
+		if err := checkOpenable(abs, t.info); err != nil {
+			return nil, "", err
+		}
 	}
 	if writes {
 		before := ""

@@ -17,6 +17,27 @@
 // rules) is called with both, after the pattern re-check and before anything
 // is opened or changed; the target then opened is the one that was checked.
 //
+// Changes go through directory handles. Delete, rename, mkdir and the
+// creation of a new file open the directory holding the target (relative to
+// the root) after the gate's intent event is durable, check that it is the
+// directory the walk checked (device and inode), check that the entry is
+// still the file that was checked, and then act relative to that handle
+// (unlinkat, renameat2, mkdirat, openat with O_EXCL). The intent's fsync is a
+// wide window: a directory on the way swapped for a symlink in it (by
+// another program) makes the call fail, instead of removing, moving or
+// creating something where the gate never decided.
+//
+// Warden's own state is refused by identity as well as by the gate's names
+// (Protection, protect.go): the walk refuses every component, target and
+// opened file that is a protected device and inode, whatever name led
+// there, and delete and rename refuse to move or remove a directory that
+// holds protected state.
+//
+// Only regular files and directories are opened. Every open of an existing
+// file adds O_NONBLOCK, and a FIFO, socket or device is refused (ErrNotRegular)
+// before it is opened: open(2) of a FIFO waits for a writer forever, and a
+// device is no file a plugin was granted.
+//
 // The package sits under hostapi/internal so that nothing outside hostapi can
 // import it: the only way to reach a file is through the gate.
 package fsprov
@@ -38,6 +59,49 @@ var ErrOutside = errors.New("path resolves outside the grant")
 // another process); the operation was not done.
 var ErrChanged = errors.New("file changed while it was being opened")
 
+// ErrNotRegular: the target is neither a regular file nor a directory (a
+// FIFO, a socket, a device); nothing opens it.
+var ErrNotRegular = errors.New("not a regular file or directory")
+
+// NotRegularError is the refusal of a FIFO, socket or device; Kind names
+// which, for the message.
+type NotRegularError struct {
+	Path string
+	Kind string // "a named pipe (FIFO)", "a socket", "a device", ...
+}
+
+func (e *NotRegularError) Error() string {
+	return e.Path + " is " + e.Kind + ", " + ErrNotRegular.Error()
+}
+
+// Is makes errors.Is(err, ErrNotRegular) true.
+func (e *NotRegularError) Is(target error) bool { return target == ErrNotRegular }
+
+// KindOf names the type of a file that is not regular or a directory.
+func KindOf(m fs.FileMode) string {
+	switch {
+	case m&fs.ModeNamedPipe != 0:
+		return "a named pipe (FIFO)"
+	case m&fs.ModeSocket != 0:
+		return "a socket"
+	case m&fs.ModeCharDevice != 0:
+		return "a character device"
+	case m&fs.ModeDevice != 0:
+		return "a block device"
+	case m&fs.ModeSymlink != 0:
+		return "a symlink"
+	}
+	return "an irregular file"
+}
+
+// checkOpenable refuses what open(2) must not be asked to open.
+func checkOpenable(p string, fi fs.FileInfo) error {
+	if m := fi.Mode(); !m.IsRegular() && !m.IsDir() {
+		return &NotRegularError{Path: p, Kind: KindOf(m)}
+	}
+	return nil
+}
+
 // maxHops bounds symlink following, as the kernel's MAXSYMLINKS does.
 const maxHops = 40
 
@@ -56,6 +120,9 @@ type Grant struct {
 	// is returned unchanged, so the caller can recognise its own refusal. It is never called when the two paths are equal: the
 	// caller already decided on the requested path.
 	Check Checker
+	// Protect, when set, is warden's own state by identity: no walk passes
+	// through it and no change moves or removes what holds it.
+	Protect *Protection
 }
 
 // Checker decides on a resolved path (see Grant.Check).
@@ -70,10 +137,12 @@ type target struct {
 	rel    string      // path of the target relative to rootAt, "." for rootAt
 	real   string      // clean absolute host path of the target, symlinks followed
 	info   fs.FileInfo // Lstat of the target; nil when it does not exist
-	// parent is the Lstat of the directory holding a target that does not
-	// exist yet, nil when that directory is the root itself: what is created
-	// must land in the directory that was checked.
-	parent fs.FileInfo
+	// dir is the Lstat of the directory holding the target's last
+	// component, nil when that directory is the root itself (whose open
+	// descriptor cannot change): what is created, removed or renamed must
+	// be in the directory that was checked.
+	dir  fs.FileInfo
+	prot *Protection
 }
 
 func (t *target) close() { t.root.Close() }
@@ -115,7 +184,7 @@ func resolve(g Grant, abs string, followLast bool) (*target, error) {
 	if err != nil {
 		return nil, err
 	}
-	t, err := walk(root, at, abs, followLast)
+	t, err := walk(root, at, abs, followLast, g.Protect)
 	if err != nil {
 		root.Close()
 		return nil, err
@@ -149,16 +218,32 @@ func within(at, abs string) (string, bool) {
 	return "", false
 }
 
-func walk(root *os.Root, at, abs string, followLast bool) (*target, error) {
+// walk resolves abs under root. With prot active, the root itself and every
+// component it looks at (directories on the way, symlinks followed, the
+// target) must not be warden's state by identity: the one Lstat per
+// component the walk makes anyway gives the device and inode, so the check
+// is a map lookup per component, plus one stat of the root.
+func walk(root *os.Root, at, abs string, followLast bool, prot *Protection) (*target, error) {
 	rest, ok := within(at, abs)
 	if !ok {
 		return nil, fmt.Errorf("%s is not under %s: %w", abs, at, ErrOutside)
+	}
+	var rootInfo fs.FileInfo
+	if prot.active() {
+		fi, err := root.Stat(".")
+		if err != nil {
+			return nil, err
+		}
+		if prot.isState(fi) {
+			return nil, &ProtectedError{Path: abs}
+		}
+		rootInfo = fi
 	}
 	todo := splitRel(rest)
 	var cur []string
 	var infoBuf [16]fs.FileInfo
 	infos := infoBuf[:0] // infos[i] is the Lstat of cur[:i+1]
-	var info, parent fs.FileInfo
+	var info fs.FileInfo
 	hops := 0
 	for len(todo) > 0 {
 		c := todo[0]
@@ -179,14 +264,14 @@ func walk(root *os.Root, at, abs string, followLast bool) (*target, error) {
 		fi, err := root.Lstat(cand)
 		if err != nil {
 			if errors.Is(err, fs.ErrNotExist) && len(todo) == 0 {
-				if len(infos) > 0 {
-					parent = infos[len(infos)-1]
-				}
 				cur = append(cur, c)
 				info = nil
 				break
 			}
 			return nil, err
+		}
+		if prot.isState(fi) {
+			return nil, &ProtectedError{Path: abs, ViaLink: hops > 0}
 		}
 		last := len(todo) == 0
 		if fi.Mode()&fs.ModeSymlink != 0 && (!last || followLast) {
@@ -218,13 +303,18 @@ func walk(root *os.Root, at, abs string, followLast bool) (*target, error) {
 		info = fi
 	}
 	rel := strings.Join(cur, "/")
-	t := &target{root: root, rootAt: at, rel: rel, info: info}
-	if info == nil {
-		t.parent = parent
+	t := &target{root: root, rootAt: at, rel: rel, info: info, prot: prot}
+	// infos holds the Lstat of every component of cur but a missing last
+	// one, so the directory holding the last component is infos[len(cur)-2].
+	if len(cur) >= 2 {
+		t.dir = infos[len(cur)-2]
 	}
 	if rel == "" {
 		t.rel = "."
 		t.real = at
+		if t.info == nil {
+			t.info = rootInfo
+		}
 		if t.info == nil {
 			fi, err := root.Lstat(".")
 			if err != nil {
@@ -246,62 +336,78 @@ func splitRel(p string) []string {
 }
 
 // openChecked opens the resolved target through its root and makes sure the
-// open file is the file that was checked.
+// open file is the file that was checked. Only a regular file or a
+// directory is opened, and never in a way that can block (O_NONBLOCK): a
+// FIFO or device swapped in after the check fails the identity check
+// instead of hanging the host.
 func (t *target) openChecked(flag int, perm fs.FileMode) (*os.File, error) {
-	var f *os.File
-	var err error
 	if t.info == nil {
 		// A new file: O_EXCL never follows a symlink, and it is created in
 		// the very directory that was checked, so what is created is
 		// exactly the checked path.
-		err = t.inParent(func(r *os.Root, name string) error {
-			f, err = r.OpenFile(name, flag|os.O_CREATE|os.O_EXCL, perm)
-			return err
-		})
-	} else {
-		f, err = t.root.OpenFile(t.rel, flag, perm)
-	}
-	if err != nil {
-		if t.info == nil && errors.Is(err, fs.ErrExist) {
-			return nil, fmt.Errorf("%s appeared while it was being created: %w", t.real, ErrChanged)
-		}
-		return nil, err
-	}
-	if t.info != nil {
-		fi, err := f.Stat()
+		d, name, err := t.openParent()
 		if err != nil {
-			f.Close()
 			return nil, err
 		}
-		if !os.SameFile(fi, t.info) {
-			f.Close()
-			return nil, fmt.Errorf("%s: %w", t.real, ErrChanged)
+		defer d.close()
+		f, err := d.create(name, flag, perm)
+		if err != nil {
+			if errors.Is(err, fs.ErrExist) {
+				return nil, fmt.Errorf("%s appeared while it was being created: %w", t.real, ErrChanged)
+			}
+			return nil, err
 		}
+		return f, nil
+	}
+	if err := checkOpenable(t.real, t.info); err != nil {
+		return nil, err
+	}
+	f, err := t.root.OpenFile(t.rel, flag|oNonblock, perm)
+	if err != nil {
+		return nil, err
+	}
+	fi, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return nil, err
+	}
+	if !os.SameFile(fi, t.info) {
+		f.Close()
+		return nil, fmt.Errorf("%s: %w", t.real, ErrChanged)
+	}
+	if t.prot.isState(fi) { // the walk checked t.info, which fi is; kept for the class
+		f.Close()
+		return nil, &ProtectedError{Path: t.real}
 	}
 	return f, nil
 }
 
-// inParent runs op on the last component of a target that does not exist
-// yet, through a root at its parent directory, once that directory is known
-// to be the one the walk checked: a directory on the way swapped for a
-// symlink after the check (by another process) would otherwise move the new
-// entry somewhere the gate never decided on.
-func (t *target) inParent(op func(r *os.Root, name string) error) error {
-	if t.parent == nil {
-		return op(t.root, t.rel)
+// openParent opens the directory holding the target's last component as a
+// handle, once it is known to be the directory the walk checked: a
+// directory on the way swapped for a symlink after the check (by another
+// process) would otherwise move the change somewhere the gate never decided
+// on. It returns the handle and the last component's name.
+func (t *target) openParent() (*dirHandle, string, error) {
+	if t.rel == "." {
+		return nil, "", fmt.Errorf("%s is the granted directory itself: %w", t.real, ErrOutside)
 	}
 	dir, name := path.Split(t.rel)
-	pr, err := t.root.OpenRoot(strings.TrimSuffix(dir, "/"))
+	dir = strings.TrimSuffix(dir, "/")
+	if dir == "" {
+		dir = "."
+	}
+	d, fi, err := openDir(t.root, dir, path.Dir(t.real))
 	if err != nil {
-		return err
+		// Its name no longer leads to a directory inside the root: gone,
+		// replaced by a file, or by a symlink out of the root.
+		if errors.Is(err, fs.ErrPermission) {
+			return nil, "", err
+		}
+		return nil, "", fmt.Errorf("%s: its directory %w (%v)", t.real, ErrChanged, err)
 	}
-	defer pr.Close()
-	fi, err := pr.Stat(".")
-	if err != nil {
-		return err
+	if t.dir != nil && !os.SameFile(fi, t.dir) {
+		d.close()
+		return nil, "", fmt.Errorf("%s: its directory %w", t.real, ErrChanged)
 	}
-	if !os.SameFile(fi, t.parent) {
-		return fmt.Errorf("%s: its directory %w", t.real, ErrChanged)
-	}
-	return op(pr, name)
+	return d, name, nil
 }

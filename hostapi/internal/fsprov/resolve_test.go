@@ -77,7 +77,12 @@ func TestNewFileLandsInTheCheckedDirectory(t *testing.T) {
 			return err
 		}},
 		{"mkdir", func(t *target) error {
-			return t.inParent(func(r *os.Root, name string) error { return r.Mkdir(name, 0o755) })
+			d, name, err := t.openParent()
+			if err != nil {
+				return err
+			}
+			defer d.close()
+			return d.mkdir(name, 0o755)
 		}},
 	} {
 		t.Run(op.name, func(tt *testing.T) {
@@ -86,8 +91,8 @@ func TestNewFileLandsInTheCheckedDirectory(t *testing.T) {
 				tt.Fatal(err)
 			}
 			defer tg.close()
-			if tg.info != nil || tg.parent == nil {
-				tt.Fatalf("target info %v parent %v", tg.info, tg.parent)
+			if tg.info != nil || tg.dir == nil {
+				tt.Fatalf("target info %v dir %v", tg.info, tg.dir)
 			}
 			// The race: ok/ becomes a link to denied/.
 			if err := os.Rename(filepath.Join(dir, "ok"), filepath.Join(dir, "ok.old")); err != nil {
@@ -105,6 +110,72 @@ func TestNewFileLandsInTheCheckedDirectory(t *testing.T) {
 			}
 			if _, err := os.Lstat(filepath.Join(dir, "denied", "new")); err == nil {
 				tt.Fatal("the new entry landed in the directory the link points to")
+			}
+		})
+	}
+}
+
+// TestChangeActsOnTheCheckedEntry: an entry replaced (by another process)
+// after the check and before the change, in the very directory that was
+// checked, is not removed, moved or overwritten: the entry must still be
+// the file that was checked, and a destination that was free must still be
+// free (RENAME_NOREPLACE).
+func TestChangeActsOnTheCheckedEntry(t *testing.T) {
+	dir, g := grantAll(t)
+	p := func(n string) string { return filepath.Join(dir, n) }
+	write := func(n, s string) {
+		if err := os.WriteFile(p(n), []byte(s), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// replace puts a new file at n, made while the old one still exists so
+	// that it is another inode (a file system reuses a freed inode number
+	// at once, and a new file under the checked name in the checked
+	// directory is then the checked path anyway).
+	replace := func(n, s string) func() {
+		return func() {
+			write(n+".tmp", s)
+			if err := os.Rename(p(n+".tmp"), p(n)); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	for _, tc := range []struct {
+		name string
+		run  func(swap func()) error
+		swap func()
+		keep map[string]string // what must hold after
+	}{
+		{"delete", func(swap func()) error {
+			return Delete(g, p("f"), func(string) error { swap(); return nil })
+		}, replace("f", "other"), map[string]string{"f": "other"}},
+		{"rename from", func(swap func()) error {
+			return Rename(g, p("f"), g, p("g"), func(string, string) error { swap(); return nil })
+		}, replace("f", "other"), map[string]string{"f": "other"}},
+		{"rename over", func(swap func()) error {
+			return Rename(g, p("f"), g, p("d"), func(string, string) error { swap(); return nil })
+		}, replace("d", "appeared later"), map[string]string{"f": "checked", "d": "appeared later"}},
+		{"rename to a free name", func(swap func()) error {
+			return Rename(g, p("f"), g, p("new"), func(string, string) error { swap(); return nil })
+		}, replace("new", "appeared"), map[string]string{"f": "checked", "new": "appeared"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			for _, n := range []string{"f", "g", "d", "new"} {
+				os.Remove(p(n))
+			}
+			write("f", "checked")
+			write("d", "dest")
+			err := tc.run(tc.swap)
+			if !errors.Is(err, ErrChanged) && !errors.Is(err, os.ErrExist) {
+				t.Fatalf("after the entry changed: %v, want ErrChanged or ErrExist", err)
+			}
+			for n, want := range tc.keep {
+				if b, err := os.ReadFile(p(n)); err != nil || string(b) != want {
+					t.Fatalf("%s is %q (%v), want %q", n, b, err, want)
+				}
+			}
+			if _, err := os.Lstat(p("g")); err == nil {
+				t.Fatal("the rename happened")
 			}
 		})
 	}
