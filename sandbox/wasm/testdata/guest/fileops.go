@@ -13,7 +13,7 @@ import (
 
 // fileOp is one step of the fileops tool.
 type fileOp struct {
-	Op   string `json:"op"` // read, pread, write, pwrite, truncate, say, close
+	Op   string `json:"op"` // read, pread, write, pwrite, truncate, say, spin, close
 	N    int    `json:"n"`
 	Off  int64  `json:"off"`
 	Data string `json:"data"`
@@ -101,6 +101,10 @@ func init() {
 				r.Errno = opErr(f.Truncate(op.Off))
 			case "say":
 				fmt.Println(op.Data)
+			case "spin":
+				for {
+					sink++
+				}
 			case "close":
 				closed = true
 				r.Errno = opErr(f.Close())
