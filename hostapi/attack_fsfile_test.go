@@ -411,6 +411,35 @@ func TestOpenFileUnaffectedByOtherRevocations(t *testing.T) {
 	}
 }
 
+// TestOpenFileTokenExpires: a token that expires while its file is open
+// ends the file's reads, as a revocation does: the re-check is due at the
+// token's expiry even though nothing was revoked.
+func TestOpenFileTokenExpires(t *testing.T) {
+	f := newFileEnv(t, allowData, nil)
+	tok, _, err := f.issuer.Mint(capability.Request{Subject: testPlugin, Audience: testInstance,
+		Resource: "filesystem:" + f.data + "/**", Actions: []string{"read"}, TTL: 2 * time.Second})
+	must(t, err)
+	f.c.Tokens = []string{tok}
+	r, err := f.open(f.salaries, os.O_RDONLY)
+	must(t, err)
+	defer r.Close()
+	buf := make([]byte, 4)
+	_, err = r.ReadAt(buf, 0)
+	must(t, err)
+	// No timing threshold: the read must be refused once the token has
+	// expired, however long the machine takes to get there.
+	for deadline := time.Now().Add(2 * time.Minute); ; time.Sleep(50 * time.Millisecond) {
+		_, err = r.ReadAt(buf, 0)
+		if err != nil || time.Now().After(deadline) {
+			break
+		}
+	}
+	wantCode(t, err, CodeTokenExpired)
+	if evs := f.recheckEvents(); len(evs) != 1 || evs[0].Error.Code != string(CodeTokenExpired) {
+		t.Fatalf("recheck events %v", evs)
+	}
+}
+
 // hangDetector runs fn and fails the test if it has not returned after a
 // deadline of minutes: the bug it guards against held the host for hours.
 func hangDetector(t *testing.T, what string, fn func()) {

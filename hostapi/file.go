@@ -385,6 +385,7 @@ func (f *gateFile) CloseContext(ctx context.Context) error {
 		if e := f.auth.failed.Load(); e != nil {
 			ev.Detail["refused_after_open"] = string(e.Code)
 		}
+		f.auth.close()
 		cerr := f.f.Close()
 		ev.Time = f.g.now()
 		ev.DurationNS = max(ev.Time.Sub(f.start).Nanoseconds(), 0)
@@ -403,14 +404,15 @@ func (f *gateFile) CloseContext(ctx context.Context) error {
 // once, but a file may stay open for the rest of a call of up to ten
 // minutes, across a token revocation or a grant's removal. So each read or
 // write first asks whether anything that decided the open changed since it
-// was last checked: the revocation set's generation, the policy's grants
-// snapshot and the clock against the earliest token expiry or grant end.
-// While none did, that is three atomic loads and a clock read. When one did,
-// the open's checks run again (token cover and policy, on the requested name
-// and on where a symlink led), without asking a person: an answer given at
-// open stands for the file's life. If they fail, the file refuses every
-// later access with the refusal's code (EACCES in the guest), and one
-// fs.recheck event records it.
+// was last checked: the revocation set's generation and the policy's grants
+// snapshot, two atomic loads, and a timer that clears the last check at the
+// earliest token expiry or grant end (a clock read on every access would
+// cost more than the rest of the check together). When one did, the open's
+// checks run again (token cover and policy, on the requested name and on
+// where a symlink led), without asking a person: an answer given at open
+// stands for the file's life. If they fail, the file refuses every later
+// access with the refusal's code (EACCES in the guest), and one fs.recheck
+// event records it.
 type fileAuth struct {
 	g      *Gate
 	caller Caller
@@ -420,14 +422,15 @@ type fileAuth struct {
 
 	stamp  atomic.Pointer[authStamp] // nil: check before the next access
 	failed atomic.Pointer[Error]     // set once: the file refuses everything
-	mu     sync.Mutex                // serialises re-checks and the one event
+	mu     sync.Mutex                // serialises re-checks, the one event and expiry
+	expiry *time.Timer               // clears stamp when what it saw ends
+	closed bool
 }
 
 // authStamp is what a passing re-check saw.
 type authStamp struct {
 	rev    uint64
 	grants *policy.Grants
-	until  int64 // Unix ns: check again from then on
 }
 
 // revocationSource and grantSource are what *capability.Verifier and
@@ -455,7 +458,7 @@ func (a *fileAuth) check(f *gateFile, op string) error {
 		return e
 	}
 	if s := a.stamp.Load(); s != nil {
-		if rev, grants, ok := a.g.epoch(); ok && rev == s.rev && grants == s.grants && a.g.now().UnixNano() < s.until {
+		if rev, grants, ok := a.g.epoch(); ok && rev == s.rev && grants == s.grants {
 			return nil
 		}
 	}
@@ -477,8 +480,13 @@ func (a *fileAuth) recheck(f *gateFile, op string) *Error {
 	now := a.g.now()
 	until, herr, dec := a.evaluate(now)
 	if herr == nil {
-		if ok {
-			a.stamp.Store(&authStamp{rev: rev, grants: grants, until: until})
+		if ok && !a.closed {
+			s := &authStamp{rev: rev, grants: grants}
+			a.stamp.Store(s)
+			if a.expiry != nil {
+				a.expiry.Stop()
+			}
+			a.expiry = time.AfterFunc(time.Duration(until-now.UnixNano()), func() { a.stamp.CompareAndSwap(s, nil) })
 		}
 		return nil
 	}
@@ -495,6 +503,19 @@ func (a *fileAuth) recheck(f *gateFile, op string) *Error {
 	// The refusal stands even if the ledger refuses its event.
 	_, _ = a.g.cfg.Audit.Enqueue(&ev)
 	return herr
+}
+
+// close stops the expiry timer, which would otherwise hold the file until
+// it fires.
+func (a *fileAuth) close() {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.closed = true
+	if a.expiry != nil {
+		a.expiry.Stop()
+		a.expiry = nil
+	}
+	a.stamp.Store(nil)
 }
 
 // evaluate runs the open's checks again at now and returns until when they
