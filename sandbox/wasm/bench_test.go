@@ -214,7 +214,8 @@ func BenchmarkColdStart(b *testing.B) {
 
 // P5: reading one 16 MiB file with os.Read in 64 KiB chunks, through the
 // capability filesystem, beside wazero's plain directory mount; warden/gate
-// with the host's gate, warden/capfs with this package's test gate.
+// with the host's gate, warden/capfs with this package's test gate. Compare
+// cpu-ns/op: on a shared machine wall time swings with others' load.
 func BenchmarkFSRead(b *testing.B) {
 	ctx := context.Background()
 	dir, err := filepath.EvalSymlinks(b.TempDir())
@@ -233,6 +234,7 @@ func BenchmarkFSRead(b *testing.B) {
 		b.SetBytes(size)
 		b.ReportAllocs()
 		b.ResetTimer()
+		defer cpumeter.Start(b)()
 		for b.Loop() {
 			out, err := rawInvoke(ctx, mod, stack, "readlen", input)
 			if err != nil || string(out) != fmt.Sprintf(`{"result":%d}`, size) {
@@ -248,6 +250,7 @@ func BenchmarkFSRead(b *testing.B) {
 		b.SetBytes(size)
 		b.ReportAllocs()
 		b.ResetTimer()
+		defer cpumeter.Start(b)()
 		for b.Loop() {
 			out, err := inst.Invoke(ctx, "readlen", input)
 			if err != nil || string(out) != fmt.Sprint(size) {
@@ -261,6 +264,7 @@ func BenchmarkFSRead(b *testing.B) {
 		b.SetBytes(size)
 		b.ReportAllocs()
 		b.ResetTimer()
+		defer cpumeter.Start(b)()
 		for b.Loop() {
 			out, err := inst.Invoke(ctx, "readlen", input)
 			if err != nil || string(out) != fmt.Sprint(size) {
