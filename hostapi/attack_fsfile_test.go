@@ -14,6 +14,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -408,6 +409,53 @@ func TestOpenFileUnaffectedByOtherRevocations(t *testing.T) {
 	must(t, r.Close())
 	if string(b) != salaries || len(f.recheckEvents()) != 0 {
 		t.Fatalf("read %q, recheck events %v", b, f.recheckEvents())
+	}
+}
+
+// TestOpenFileConcurrentRecheck: readers of one open file racing with
+// revocations see either data or the refusal, and the refusal is recorded
+// once.
+func TestOpenFileConcurrentRecheck(t *testing.T) {
+	f := newFileEnv(t, allowData, nil)
+	tok, jti := f.mintFile("read")
+	f.c.Tokens = []string{tok}
+	r, err := f.open(f.salaries, os.O_RDONLY)
+	must(t, err)
+	defer r.Close()
+	var wg sync.WaitGroup
+	stop := make(chan struct{})
+	for range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			buf := make([]byte, 8)
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				if _, err := r.ReadAt(buf, 0); err != nil && CodeOf(err) != CodeTokenInvalid {
+					t.Errorf("read: %v", err)
+					return
+				}
+			}
+		}()
+	}
+	for i := range 200 {
+		f.revoked.Revoke(fmt.Sprint("unrelated-", i))
+	}
+	f.revoked.Revoke(jti)
+	for i := range 200 {
+		f.revoked.Revoke(fmt.Sprint("after-", i))
+	}
+	close(stop)
+	wg.Wait()
+	if _, err := r.ReadAt(make([]byte, 8), 0); CodeOf(err) != CodeTokenInvalid {
+		t.Fatalf("read after the revocation: %v", err)
+	}
+	if evs := f.recheckEvents(); len(evs) != 1 {
+		t.Fatalf("%d fs.recheck events, want 1", len(evs))
 	}
 }
 
