@@ -135,7 +135,7 @@ func (g *Gate) OpenFile(ctx context.Context, caller Caller, token, p string, fla
 		// Belt and braces: what the file serves is what was authorised,
 		// whatever the descriptor underneath allows (it is read-write for
 		// every open that writes, to take the after-hash).
-		read:   c.allowed("read") || c.allowed("list"),
+		read:   c.allowed("list") && fi.IsDir() || c.allowed("read") && !fi.IsDir(),
 		write:  c.allowed("write") && mode != os.O_RDONLY,
 		append: flag&os.O_APPEND != 0,
 	}
@@ -222,7 +222,7 @@ type gateFile struct {
 	f      *os.File
 	g      *Gate
 	path   string
-	read   bool // authorised for read (or, for a directory, list)
+	read   bool // a file authorised for read, or a directory for list
 	write  bool // authorised for write, and opened for writing
 	append bool
 	dir    bool
