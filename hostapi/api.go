@@ -4,6 +4,7 @@ package hostapi
 // sides can be written at once. The Gate itself lives in gate.go.
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -83,16 +84,25 @@ func CodeOf(err error) Code {
 }
 
 // File is an open file handed out by the gate to a sandbox's capability
-// filesystem. Opening it was checked and audited; reads and writes go straight to
-// the host file (so that bulk data does not pay a policy check per read), and
-// Close appends the outcome event with bytes moved and, for writes, the
-// content hash after.
+// filesystem. Opening it was checked and audited for every access its flags
+// allow; reads and writes go straight to the host file, after a re-check
+// that costs a few atomic loads while nothing was revoked (so that bulk data
+// does not pay a policy check per read), and refuse what the open was not
+// authorised for. Close appends the outcome event with bytes moved and, for
+// writes, the content hash after.
 type File interface {
 	io.Reader
 	io.ReaderAt
 	io.Writer
+	// WriterAt is pwrite: the checks of Write, refused on a file opened
+	// with O_APPEND.
+	io.WriterAt
 	io.Seeker
 	io.Closer
+	// CloseContext is Close with the after-hash of a written file bounded
+	// by ctx (the current call's): past it, the close is recorded with the
+	// hash marked as skipped instead of awaiting it.
+	CloseContext(ctx context.Context) error
 	Stat() (fs.FileInfo, error)
 	// ReadDir lists a directory opened with OpenFile; entries outside every
 	// grant are left out.

@@ -11,7 +11,10 @@
 // the token covers the resource and action, asks the policy, asks a person
 // through a Confirmer where the policy says ask, runs the provider and records
 // an audit event for allowed and refused calls alike. Gate.OpenFile is the same
-// door for the sandbox's capability filesystem, checked once per open.
+// door for the sandbox's capability filesystem: an open is checked for every
+// access its flags allow, and each read or write of the open file re-checks,
+// at the cost of two atomic loads while nothing was revoked, that the open's
+// authorisation still holds.
 //
 // # What it does differently, and why
 //

@@ -87,6 +87,10 @@ type Gate struct {
 	protected []string
 	prot      *fsprov.Protection
 	bases     baseCache
+	// revs and grantSrc tell an open file when to re-check (fileAuth);
+	// nil when cfg.Tokens or cfg.Policy cannot say.
+	revs     *capability.RevocationSet
+	grantSrc grantSource
 }
 
 // NewGate builds a Gate. It compiles and checks the method catalogue, so a
@@ -122,8 +126,15 @@ func NewGate(cfg Config) (*Gate, error) {
 	if err != nil {
 		return nil, fmt.Errorf("hostapi: new gate: %w", err)
 	}
-	return &Gate{cfg: cfg, methods: methods, now: cfg.Clock, home: resource.Options{Home: cfg.Home}, protected: protected,
-		prot: fsprov.NewProtection(protected)}, nil
+	g := &Gate{cfg: cfg, methods: methods, now: cfg.Clock, home: resource.Options{Home: cfg.Home}, protected: protected,
+		prot: fsprov.NewProtection(protected)}
+	if rs, ok := cfg.Tokens.(revocationSource); ok {
+		g.revs = rs.Revocations()
+	}
+	if gs, ok := cfg.Policy.(grantSource); ok {
+		g.grantSrc = gs
+	}
+	return g, nil
 }
 
 // Flush makes every audit event of calls that have returned durable. The host

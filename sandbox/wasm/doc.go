@@ -43,7 +43,11 @@
 //   - CPU: a deadline per call, enforced by wazero's WithCloseOnContextDone,
 //     which adds a check on every loop back-edge; the benchmarks in this package
 //     measure that cost (see "The price of the deadline" below). A timed-out,
-//     trapped or exited instance is closed and never reused.
+//     trapped or exited instance is closed and never reused. wazero does not
+//     interrupt host functions, so the host work a guest causes watches the
+//     deadline itself: closing a file the guest wrote hashes it for the audit
+//     within the current call's context, and, when an instance is closed
+//     outside a call with files open, within one call's timeout.
 //   - Output: the tool result, each host call's params and result, and the
 //     captured stdout/stderr all have byte caps.
 //

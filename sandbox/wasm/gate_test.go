@@ -134,6 +134,8 @@ func (f *countedFile) Close() error {
 	return f.File.Close()
 }
 
+func (f *countedFile) CloseContext(context.Context) error { return f.Close() }
+
 func (g *testGate) OpenFile(ctx context.Context, c hostapi.Caller, token, p string, flag int, perm fs.FileMode) (f hostapi.File, err error) {
 	defer func() { g.record("fs.open", p, err) }()
 	action := "read"

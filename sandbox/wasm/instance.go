@@ -182,6 +182,14 @@ func (inst *Instance) Close(ctx context.Context) error {
 	if inst.mod == nil {
 		return nil
 	}
+	// Closing the module closes the guest's open files, and closing a file
+	// it wrote hashes it for the audit event. Outside a call nothing else
+	// bounds that work, so it gets one call's timeout: a pooled instance is
+	// discarded before its caller's tool.invoke event is written.
+	cctx, cancel := context.WithTimeout(ctx, inst.limits.Timeout)
+	defer cancel()
+	inst.callCtx = cctx
+	defer func() { inst.callCtx = nil }()
 	return inst.mod.Close(ctx)
 }
 

@@ -396,11 +396,11 @@ func Writes(flag int) bool {
 
 // Open opens abs with flag for the capability filesystem and returns the
 // file, its resolved path and whether it is a directory. For a flag that
-// writes, intent is called with the resolved path and the hash of the
-// current content ("" for a new file) before anything is changed; an error
-// from intent aborts the open. A file opened to write is opened read-write
-// underneath, so that its after-hash can be taken at close.
-func Open(ctx context.Context, g Grant, abs string, flag int, perm fs.FileMode, intent func(real, before string) error) (*os.File, string, error) {
+// writes, intent is called with the resolved path and the content before
+// (Hash "" for a new file) before anything is changed; an error from intent
+// aborts the open. A file opened to write is opened read-write underneath,
+// so that its after-hash can be taken at close.
+func Open(ctx context.Context, g Grant, abs string, flag int, perm fs.FileMode, intent func(real string, before Hash) error) (*os.File, string, error) {
 	t, err := resolve(g, abs, true)
 	if err != nil {
 		return nil, "", err
@@ -423,19 +423,18 @@ func Open(ctx context.Context, g Grant, abs string, flag int, perm fs.FileMode, 
 		}
 	}
 	if writes {
-		before := ""
+		var before Hash
 		if t.info != nil && t.info.Mode().IsRegular() {
 			f, err := t.openChecked(os.O_RDONLY, 0)
 			if err != nil {
 				return nil, "", err
 			}
-			h := sha256.New()
-			_, err = io.Copy(h, ctxReader{ctx, f})
+			before, err = HashFile(ctx, f, MaxHashBytes)
 			f.Close()
 			if err != nil {
+				// The call's deadline passed: no intent, no open.
 				return nil, "", err
 			}
-			before = hashString(h)
 		}
 		if err := intent(t.real, before); err != nil {
 			return nil, "", err
@@ -458,14 +457,55 @@ func Open(ctx context.Context, g Grant, abs string, flag int, perm fs.FileMode, 
 	return f, t.real, nil
 }
 
-// HashFile returns the hash of f's whole content, read with ReadAt so that
-// the file offset is untouched.
-func HashFile(ctx context.Context, f *os.File) (string, error) {
-	h := sha256.New()
-	if _, err := io.Copy(h, ctxReader{ctx, io.NewSectionReader(f, 0, 1<<62)}); err != nil {
-		return "", err
+// MaxHashBytes bounds the content hashed for one audit event (the before-hash
+// of a file opened to write, the after-hash at its close). SHA-256 runs at
+// about 1.4 GB/s on the machines warden is measured on, so this is a fraction
+// of a second; a larger file, which a plugin can make in an instant by
+// truncating a sparse file upwards, is recorded as not hashed, with its size,
+// instead of holding the host for minutes.
+const MaxHashBytes = 256 << 20
+
+// Hash is the content hash of a file for an audit event, or why it was not
+// taken.
+type Hash struct {
+	Sum     string // "sha256:<hex>"; "" when the file did not exist or was not hashed
+	Skipped string // "" when hashed; else SkipTooLarge or SkipDeadline
+	Size    int64  // the file's size when it was hashed or skipped
+}
+
+// Reasons a Hash was skipped.
+const (
+	SkipTooLarge = "too_large" // over MaxHashBytes
+	SkipDeadline = "deadline"  // the call's context ended first
+)
+
+// HashFile hashes f's whole content, read with ReadAt so that the file offset
+// is untouched. It never runs past ctx or past limit bytes: a file over limit is
+// a Hash skipped as SkipTooLarge with a nil error, so that the event is
+// recorded without the hash rather than awaiting it; when ctx ends first the
+// Hash is skipped as SkipDeadline and the error is ctx's, since a caller that
+// needs the hash before an effect (the intent of an open) must stop there,
+// while one that only records it (a close) records the skip.
+func HashFile(ctx context.Context, f *os.File, limit int64) (Hash, error) {
+	size := int64(-1)
+	if fi, err := f.Stat(); err == nil {
+		size = fi.Size()
 	}
-	return hashString(h), nil
+	if size > limit {
+		return Hash{Skipped: SkipTooLarge, Size: size}, nil
+	}
+	h := sha256.New()
+	// One byte past the bound tells a file that grew while it was hashed.
+	n, err := io.Copy(h, ctxReader{ctx, io.NewSectionReader(f, 0, limit+1)})
+	switch {
+	case ctx.Err() != nil:
+		return Hash{Skipped: SkipDeadline, Size: max(size, n)}, ctx.Err()
+	case err != nil:
+		return Hash{}, err
+	case n > limit:
+		return Hash{Skipped: SkipTooLarge, Size: n}, nil
+	}
+	return Hash{Sum: hashString(h), Size: n}, nil
 }
 
 type ctxReader struct {
