@@ -86,6 +86,10 @@ const (
 	ActionKeyRotate     = "key.rotate"
 	ActionExportConfig  = "export.config"
 	ActionLedgerRecover = "ledger.recover"
+	// ActionLedgerOutage records a stretch during which the ledger could not
+	// write (its disk was full) and refused events: from, to, cause, and how
+	// many events and waits it refused (outage.go).
+	ActionLedgerOutage = "ledger.outage"
 )
 
 // ErrInvalidEvent is returned (wrapped) when an event cannot be encoded: a
