@@ -37,6 +37,9 @@ const (
 // the bytes moved and, for writes, the hash after. Errors are *Error.
 func (g *Gate) OpenFile(ctx context.Context, caller Caller, token, p string, flag int, perm fs.FileMode) (File, error) {
 	c := &call{g: g, ctx: ctx, caller: &caller, start: g.now(), name: ActionOpen}
+	if herr := c.admit(2); herr != nil { // its open and its close
+		return nil, herr
+	}
 	abs, herr := cleanAbs(p, "path")
 	if herr != nil {
 		return nil, c.refuse(herr, "gate", "invalid params")
@@ -79,6 +82,7 @@ func (g *Gate) OpenFile(ctx context.Context, caller Caller, token, p string, fla
 	}
 	gf := &gateFile{f: f, g: g, path: abs, read: !writes || flag&(os.O_RDWR) != 0, write: writes && flag&(os.O_WRONLY|os.O_RDWR) != 0,
 		dir: fi.IsDir(), before: before, start: c.start}
+	gf.budget = caller.Budget
 	if gf.dir {
 		gf.visible = c.visibleFunc()
 	}
@@ -109,6 +113,7 @@ type gateFile struct {
 
 	visible func(string) bool // for directories: entries shown
 	ev      audit.Event       // fields shared with the open event
+	budget  *Budget           // the invocation's: writes draw on it
 
 	nread, nwritten atomic.Int64
 	closeOnce       sync.Once
@@ -139,6 +144,9 @@ func (f *gateFile) Write(p []byte) (int, error) {
 	if !f.write {
 		return 0, &fs.PathError{Op: "write", Path: f.path, Err: errNotOpenedFor}
 	}
+	if err := f.charge(int64(len(p))); err != nil {
+		return 0, err
+	}
 	n, err := f.f.Write(p)
 	f.nwritten.Add(int64(n))
 	return n, err
@@ -151,6 +159,9 @@ func (f *gateFile) Sync() error                               { return f.f.Sync(
 func (f *gateFile) Truncate(size int64) error {
 	if !f.write {
 		return &fs.PathError{Op: "truncate", Path: f.path, Err: errNotOpenedFor}
+	}
+	if err := f.chargeGrowth(size); err != nil {
+		return err
 	}
 	return f.f.Truncate(size)
 }
