@@ -90,6 +90,7 @@ func (h *Host) Invoke(ctx context.Context, plugin, tool string, input json.RawMe
 		out    []byte
 		in     *instance
 		events []uint64
+		budget *hostapi.Budget
 	)
 	err = lp.validateInput(tool, input)
 	if err == nil {
@@ -99,7 +100,8 @@ func (h *Host) Invoke(ctx context.Context, plugin, tool string, input json.RawMe
 		in.mu.Lock()
 		in.log, in.events = o.log, nil
 		in.mu.Unlock()
-		out, err = in.inst.Invoke(ctx, tool, input)
+		budget = h.gate.NewBudget(in.inst.Caller(), lp.quota, h.meter(lp.rec.ID))
+		out, err = in.inst.Invoke(hostapi.WithBudget(ctx, budget), tool, input)
 		in.mu.Lock()
 		in.log = nil
 		in.mu.Unlock()
@@ -125,6 +127,7 @@ func (h *Host) Invoke(ctx context.Context, plugin, tool string, input json.RawMe
 	if in != nil {
 		ev.Instance = in.id
 	}
+	noteBudget(ev, budget)
 	var herr *hostapi.Error
 	if errors.As(err, &herr) {
 		ev.Outcome = audit.OutcomeError
