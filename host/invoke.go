@@ -143,7 +143,12 @@ func (h *Host) Invoke(ctx context.Context, plugin, tool string, input json.RawMe
 	cancel()
 	if aerr != nil || ferr != nil {
 		// Fail closed: a result whose audit trail is not durable is withheld.
-		return nil, &hostapi.Error{Code: hostapi.CodeUnavailable, Message: "the audit ledger could not record the call, so its result is withheld", Err: errors.Join(aerr, ferr)}
+		lerr := errors.Join(aerr, ferr)
+		msg := "the audit ledger could not record the call, so its result is withheld"
+		if errors.Is(lerr, audit.ErrStalled) {
+			msg += "; the ledger is waiting for room on its disk and resumes by itself"
+		}
+		return nil, &hostapi.Error{Code: hostapi.CodeUnavailable, Message: msg, Err: lerr}
 	}
 	slices.Sort(events)
 	res := &Result{Output: out, Events: events, Duration: time.Since(start)}
