@@ -34,7 +34,7 @@ func quotaOf(l manifest.Limits, p *policy.Policy) hostapi.Quota {
 }
 
 // meter returns the plugin's Meter, made on first use from the policy's
-// plugin_budget. It outlives upgrades and reloads of the plugin: the budget
+// plugin_budget; it runs on the gate's clock (Config.Now). It outlives upgrades and reloads of the plugin: the budget
 // belongs to the plugin's name, not to one of its loads.
 func (h *Host) meter(plugin string) *hostapi.Meter {
 	h.mu.Lock()
@@ -44,7 +44,7 @@ func (h *Host) meter(plugin string) *hostapi.Meter {
 		b := h.pol.PluginBudget
 		m = hostapi.NewMeter(hostapi.PluginQuota{Window: b.Window, Quota: hostapi.Quota{
 			WriteBytes: int64(b.WriteBytes), Events: int64(b.Events), LogBytes: int64(b.LogBytes),
-		}}, h.cfg.Now)
+		}})
 		h.meters[plugin] = m
 	}
 	return m

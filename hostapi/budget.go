@@ -117,25 +117,28 @@ var kindWhat = [numKinds]string{"written bytes", "audit events", "log bytes"}
 // that running many at once does not multiply what the plugin may spend. It
 // is a token bucket per kind: full at the start, refilled continuously at
 // Quota per Window, never holding more than one Quota. Over any span of time
-// T a plugin spends at most Quota × (1 + T/Window). Safe for concurrent use.
+// T a plugin spends at most Quota × (1 + T/Window). Its clock is the gate's
+// (Config.Clock), read once per call for the call anyway. Safe for
+// concurrent use.
 type Meter struct {
-	q   PluginQuota
-	now func() time.Time
+	q PluginQuota
 
-	mu    sync.Mutex
-	last  time.Time
-	avail [numKinds]float64
+	mu      sync.Mutex
+	buckets [numKinds]bucket
 }
 
-// NewMeter returns a full Meter for q. now is its clock; nil means time.Now.
-func NewMeter(q PluginQuota, now func() time.Time) *Meter {
+// bucket is one kind's tokens, as of last.
+type bucket struct {
+	avail float64
+	last  time.Time
+}
+
+// NewMeter returns a full Meter for q.
+func NewMeter(q PluginQuota) *Meter {
 	q = q.withDefaults()
-	if now == nil {
-		now = time.Now
-	}
-	m := &Meter{q: q, now: now, last: now()}
+	m := &Meter{q: q}
 	for k := range numKinds {
-		m.avail[k] = float64(q.of(k))
+		m.buckets[k].avail = float64(q.of(k))
 	}
 	return m
 }
@@ -143,29 +146,33 @@ func NewMeter(q PluginQuota, now func() time.Time) *Meter {
 // Quota returns the meter's quota, defaults filled in.
 func (m *Meter) Quota() PluginQuota { return m.q }
 
-// take draws n of kind k, or nothing and false when the bucket holds less.
-func (m *Meter) take(k budgetKind, n int64) bool {
-	now := m.now()
+// take draws n of kind k at now, or nothing and false when the bucket
+// holds less. Only kind k's bucket is refilled: a draw costs one lock and a
+// few float operations.
+func (m *Meter) take(k budgetKind, n int64, now time.Time) bool {
+	capacity := float64(m.q.of(k))
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	if dt := now.Sub(m.last); dt > 0 {
-		f := float64(dt) / float64(m.q.Window)
-		for i := range numKinds {
-			m.avail[i] = min(m.avail[i]+f*float64(m.q.of(i)), float64(m.q.of(i)))
-		}
-		m.last = now
+	b := &m.buckets[k]
+	if b.last.IsZero() {
+		b.last = now
 	}
-	if m.avail[k] < float64(n) {
+	if dt := now.Sub(b.last); dt > 0 {
+		b.avail = min(b.avail+float64(dt)/float64(m.q.Window)*capacity, capacity)
+		b.last = now
+	}
+	if b.avail < float64(n) {
 		return false
 	}
-	m.avail[k] -= float64(n)
+	b.avail -= float64(n)
 	return true
 }
 
 // give returns n of kind k that a refused call had reserved.
 func (m *Meter) give(k budgetKind, n int64) {
 	m.mu.Lock()
-	m.avail[k] = min(m.avail[k]+float64(n), float64(m.q.of(k)))
+	b := &m.buckets[k]
+	b.avail = min(b.avail+float64(n), float64(m.q.of(k)))
 	m.mu.Unlock()
 }
 
@@ -223,7 +230,7 @@ func (b *Budget) Usage() Usage {
 // take draws n of kind k from the invocation and the plugin. Once a bound
 // of a kind is hit, every later draw of that kind is refused: the
 // invocation's behaviour does not depend on how a refill races with it.
-func (b *Budget) take(k budgetKind, n int64) (scope string, ok bool) {
+func (b *Budget) take(k budgetKind, n int64, now time.Time) (scope string, ok bool) {
 	if n <= 0 {
 		return "", true
 	}
@@ -234,7 +241,7 @@ func (b *Budget) take(k budgetKind, n int64) (scope string, ok bool) {
 		b.used[k].Add(-n)
 		return "invocation", false
 	}
-	if b.m != nil && !b.m.take(k, n) {
+	if b.m != nil && !b.m.take(k, n, now) {
 		b.used[k].Add(-n)
 		return "plugin", false
 	}
@@ -313,7 +320,7 @@ func (b *Budget) SpendLog(n int) bool {
 	if b == nil {
 		return true
 	}
-	scope, ok := b.take(kindLog, int64(n))
+	scope, ok := b.take(kindLog, int64(n), b.g.now())
 	if !ok {
 		_ = b.exceeded(kindLog, scope, "", int64(n))
 	}
@@ -322,7 +329,7 @@ func (b *Budget) SpendLog(n int) bool {
 
 // spendWrite draws n written bytes for the file res.
 func (b *Budget) spendWrite(res string, n int64) *Error {
-	scope, ok := b.take(kindWrite, n)
+	scope, ok := b.take(kindWrite, n, b.g.now())
 	if !ok {
 		return b.exceeded(kindWrite, scope, res, n)
 	}
@@ -337,7 +344,7 @@ func (c *call) admit(events int64) *Error {
 	if b == nil {
 		return nil
 	}
-	if scope, ok := b.take(kindEvents, events); !ok {
+	if scope, ok := b.take(kindEvents, events, c.start); !ok {
 		return b.exceeded(kindEvents, scope, "", events)
 	}
 	return nil
@@ -352,7 +359,7 @@ func (c *call) spend(events int64) *Error {
 		return nil
 	}
 	k, n := c.m.spend(&c.args)
-	if scope, ok := b.take(k, n); !ok {
+	if scope, ok := b.take(k, n, c.start); !ok {
 		b.give(kindEvents, events)
 		return b.exceeded(k, scope, c.ev.Resource, n)
 	}

@@ -187,11 +187,12 @@ func TestBudgetBoundsLogBytes(t *testing.T) {
 // them in parallel does not multiply what the plugin may spend, and the
 // bucket refills with time.
 func TestPluginMeterBoundsParallelInvocations(t *testing.T) {
-	e := newEnv(t)
-	now := time.Unix(1_700_000_000, 0)
+	// The meter runs on the gate's clock, stopped here (the tokens last an
+	// hour from now).
+	now := time.Now()
 	var mu sync.Mutex
-	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
-	m := NewMeter(PluginQuota{Window: time.Minute, Quota: Quota{Events: 100}}, clock)
+	e := newEnv(t, func(_ *env, c *Config) { c.Clock = func() time.Time { mu.Lock(); defer mu.Unlock(); return now } })
+	m := NewMeter(PluginQuota{Window: time.Minute, Quota: Quota{Events: 100}})
 	p := filepath.Join(e.data, "a.csv")
 	params := []byte(`{"path":"` + p + `"}`)
 	var wg sync.WaitGroup
@@ -247,4 +248,54 @@ func TestPluginMeterBoundsParallelInvocations(t *testing.T) {
 	if n != 50 {
 		t.Fatalf("%d calls allowed after half a window; want 50", n)
 	}
+}
+
+// BenchmarkGateCallBudget is what the budget adds to a host call: the same
+// calls as BenchmarkGateCall's null-ledger ones, without a budget (as an
+// embedding program calls the gate) and with an invocation's budget and its
+// plugin's Meter (as the host's sandbox calls it), in one run so that a
+// loaded machine shifts both alike.
+func BenchmarkGateCallBudget(b *testing.B) {
+	e := newEnv(b)
+	ctx := context.Background()
+	cfg := e.gate.cfg
+	cfg.Audit = nullAuditor{}
+	ng, err := NewGate(cfg)
+	must(b, err)
+	statParams := []byte(`{"path":"` + filepath.Join(e.data, "a.csv") + `"}`)
+	logParams := []byte(`{"level":"debug","message":"tick"}`)
+	const huge = 1 << 60
+	budgeted := e.caller
+	budgeted.Budget = ng.NewBudget(budgeted, Quota{WriteBytes: huge, Events: huge, LogBytes: huge},
+		NewMeter(PluginQuota{Window: time.Minute, Quota: Quota{WriteBytes: huge, Events: huge, LogBytes: huge}}))
+	for _, bc := range []struct {
+		name   string
+		caller Caller
+		method string
+		params []byte
+	}{
+		{"log.write/null-ledger", e.caller, "log.write", logParams},
+		{"log.write/null-ledger-budget", budgeted, "log.write", logParams},
+		{"fs.stat/null-ledger", e.caller, "fs.stat", statParams},
+		{"fs.stat/null-ledger-budget", budgeted, "fs.stat", statParams},
+	} {
+		b.Run(bc.name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := ng.Call(ctx, bc.caller, bc.method, "", bc.params); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+	// The draw alone; the gate passes the time it read for the call anyway.
+	b.Run("charge-only", func(b *testing.B) {
+		bu := budgeted.Budget
+		now := time.Now()
+		for b.Loop() {
+			if _, ok := bu.take(kindEvents, 1, now); !ok {
+				b.Fatal("refused")
+			}
+		}
+	})
 }
