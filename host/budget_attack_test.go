@@ -16,7 +16,8 @@ import (
 
 // The budget attacks (issue 10, findings 7 and 8) run the real test guest
 // through Host.Invoke: a loop of 60,000 host calls, 100 MiB of log.write,
-// 1 GiB written through the WASI filesystem and an 8 TiB sparse truncate,
+// 1 GiB written through the WASI filesystem, an 8 TiB sparse truncate and a
+// byte written 8 TiB past the end,
 // and parallel invocations that try to multiply the plugin's budget. Each
 // must end at its bound with quota_exceeded, leave exactly one summary
 // event per bound in the ledger, and leave the host serving.
@@ -201,6 +202,18 @@ func TestAttackWriteFloodEndsAtTheWriteBudget(t *testing.T) {
 	}
 	if fi, err := os.Stat(whole); err != nil || fi.Size() != 0 {
 		t.Fatalf("whole.bin: %v %v", fi, err)
+	}
+	if n := countActions(evs); n[hostapi.ActionBudgetWrite] != 1 {
+		t.Fatalf("the invocation left %v; want one budget.write", n)
+	}
+	// One byte written 8 TiB past the end: the hole counts.
+	holes := filepath.Join(e.granted, "holes.bin")
+	out, evs = e.invoke(t, "writer", "bigwrite", map[string]any{"path": holes, "size": 1, "chunk": 1, "seek": 8 << 40})
+	if num(out["written"]) != 0 || !strings.HasSuffix(fmt.Sprint(out["err"]), "I/O error") {
+		t.Fatalf("a write 8 TiB past the end: %v", out)
+	}
+	if fi, err := os.Stat(holes); err != nil || fi.Size() != 0 {
+		t.Fatalf("holes.bin: %v %v", fi, err)
 	}
 	if n := countActions(evs); n[hostapi.ActionBudgetWrite] != 1 {
 		t.Fatalf("the invocation left %v; want one budget.write", n)

@@ -7,6 +7,8 @@ package hostapi
 
 import (
 	"context"
+	"io"
+	"os"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -20,8 +22,9 @@ import (
 type Quota struct {
 	// WriteBytes counts bytes written to host files: the data of fs.write,
 	// every Write (and WriteAt) on a file the capability filesystem opened,
-	// and the growth of a file by Truncate (a sparse hole takes no disk,
-	// but every later reader, hash and copy of the file pays for its size).
+	// and the growth of a file by Truncate or by a write past its end (a
+	// sparse hole takes no disk, but every later reader, hash and copy of
+	// the file pays for its size).
 	WriteBytes int64
 	// Events counts the audit events the invocation's host calls produce:
 	// one per call, two for a call with an effect (its intent and its
@@ -375,15 +378,53 @@ func callEvents(m *method) int64 {
 	return 1
 }
 
-// charge draws n bytes about to be written to an open file.
+// charge draws n bytes about to be written at the file's offset. See
+// chargeAt.
 func (f *gateFile) charge(n int64) error {
 	if f.budget == nil {
 		return nil
+	}
+	off, err := f.f.Seek(0, io.SeekCurrent)
+	if err != nil {
+		return fsError(err, "write", f.path)
+	}
+	return f.chargeAt(n, off)
+}
+
+// chargeAt draws n bytes about to be written at offset off, and the hole a
+// write past the end leaves before them (a Seek past the end, or WriteAt):
+// a sparse hole takes no disk, but every later hash, reader and copy of the
+// file pays for its size, so an 8 TiB file made of one byte costs 8 TiB.
+// A file opened to append has no hole: the kernel writes at its end.
+func (f *gateFile) chargeAt(n, off int64) error {
+	if f.budget == nil {
+		return nil
+	}
+	fi, err := f.f.Stat()
+	if err != nil {
+		return fsError(err, "write", f.path)
+	}
+	if hole := off - fi.Size(); hole > 0 && !appends(f.f) {
+		n += hole
 	}
 	if herr := f.budget.spendWrite("filesystem:"+f.path, n); herr != nil {
 		return herr
 	}
 	return nil
+}
+
+// appends reports whether f was opened with O_APPEND. It is asked only when
+// a write would leave a hole, which is rare.
+func appends(f *os.File) bool {
+	rc, err := f.SyscallConn()
+	if err != nil {
+		return false
+	}
+	fl := 0
+	if rc.Control(func(fd uintptr) { fl, err = fcntlFlags(fd) }) != nil || err != nil {
+		return false
+	}
+	return fl&os.O_APPEND != 0
 }
 
 // chargeGrowth draws what Truncate(size) adds to the file's size.
@@ -395,7 +436,12 @@ func (f *gateFile) chargeGrowth(size int64) error {
 	if err != nil {
 		return fsError(err, "truncate", f.path)
 	}
-	return f.charge(size - fi.Size())
+	if grow := size - fi.Size(); grow > 0 {
+		if herr := f.budget.spendWrite("filesystem:"+f.path, grow); herr != nil {
+			return herr
+		}
+	}
+	return nil
 }
 
 type budgetKey struct{}

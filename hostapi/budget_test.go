@@ -161,6 +161,42 @@ func TestBudgetTruncateGrowthCounts(t *testing.T) {
 	}
 }
 
+// A write past the end leaves a hole the size of the gap: it is charged like
+// the growth of a truncate, unless the file appends (the kernel writes at
+// its end whatever the offset).
+func TestBudgetSeekPastTheEndCountsTheHole(t *testing.T) {
+	e := newEnv(t)
+	e.caller.Budget = e.gate.NewBudget(e.caller, Quota{WriteBytes: 1 << 20}, nil)
+	ctx := context.Background()
+	p := filepath.Join(e.data, "holes.bin")
+	f, err := e.gate.OpenFile(ctx, e.caller, "", p, os.O_WRONLY|os.O_CREATE, 0o644)
+	must(t, err)
+	_, err = f.Seek(8<<40, 0)
+	must(t, err)
+	if n, err := f.Write([]byte("x")); n != 0 || err == nil {
+		t.Fatalf("one byte at 8 TiB: wrote %d (%v)", n, err)
+	} else {
+		wantCode(t, err, CodeQuota)
+	}
+	must(t, f.Close())
+	if fi, _ := os.Stat(p); fi.Size() != 0 {
+		t.Fatalf("holes.bin is %d bytes", fi.Size())
+	}
+
+	e.caller.Budget = e.gate.NewBudget(e.caller, Quota{WriteBytes: 1 << 20}, nil)
+	f, err = e.gate.OpenFile(ctx, e.caller, "", p, os.O_WRONLY|os.O_APPEND, 0)
+	must(t, err)
+	_, err = f.Seek(8<<40, 0)
+	must(t, err)
+	if _, err := f.Write([]byte("appended")); err != nil {
+		t.Fatalf("an append after a seek past the end: %v", err)
+	}
+	must(t, f.Close())
+	if u := e.caller.Budget.Usage(); u.WriteBytes != 8 {
+		t.Fatalf("the append was charged %d bytes, want 8", u.WriteBytes)
+	}
+}
+
 func TestBudgetBoundsLogBytes(t *testing.T) {
 	e := newEnv(t)
 	e.caller.Budget = e.gate.NewBudget(e.caller, Quota{LogBytes: 1000}, nil)

@@ -292,12 +292,14 @@ func budgetTools() {
 		return out, nil
 	})
 	// bigwrite writes size bytes to path through the WASI filesystem, chunk
-	// bytes per write (all at once with os.WriteFile when chunk is 0), then
-	// grows it by truncate to grow bytes when grow is set.
+	// bytes per write (all at once with os.WriteFile when chunk is 0),
+	// starting at offset seek, then grows it by truncate to grow bytes when
+	// grow is set.
 	pdk.Tool("bigwrite", func(_ context.Context, in struct {
 		Path  string `json:"path"`
 		Size  int64  `json:"size"`
 		Chunk int    `json:"chunk"`
+		Seek  int64  `json:"seek"`
 		Grow  int64  `json:"grow"`
 	}) (map[string]any, error) {
 		out := map[string]any{}
@@ -314,6 +316,11 @@ func budgetTools() {
 			return nil, err
 		}
 		defer f.Close()
+		if in.Seek > 0 {
+			if _, err := f.Seek(in.Seek, 0); err != nil {
+				return nil, err
+			}
+		}
 		buf := make([]byte, in.Chunk)
 		var total int64
 		for total < in.Size {
