@@ -42,6 +42,13 @@
 // enqueued event not yet covered by a returned Sync can be lost in a crash,
 // and nothing else can. Checkpoints are signed only over fsynced events.
 //
+// A full disk (ENOSPC, EDQUOT, EFBIG) stalls the writer instead of stopping
+// it: new events are refused and waits fail (callers fail closed), the
+// queued batch stays queued, and the writer retries with backoff, first
+// cutting its files back to the last durable state as Open does after a
+// crash (outage.go). It resumes by itself and logs a ledger.outage event.
+// Any other write error, EIO above all, still stops it until reopened.
+//
 // A torn tail (a crash mid-append) is truncated on Open and the truncation
 // itself is logged as a ledger.recover event. Anything else wrong is an
 // *IntegrityError naming its kind and the first bad index; Open refuses a log

@@ -94,6 +94,10 @@ const (
 	// load (its MAC did not verify): evidence that someone other than warden
 	// wrote native code where warden keeps its own.
 	ActionCacheReject = "cache.reject"
+	// ActionLedgerOutage records a stretch during which the ledger could not
+	// write (its disk was full) and refused events: from, to, cause, and how
+	// many events and waits it refused (outage.go).
+	ActionLedgerOutage = "ledger.outage"
 )
 
 // ErrInvalidEvent is returned (wrapped) when an event cannot be encoded: a

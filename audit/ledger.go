@@ -56,7 +56,12 @@ type Ledger struct {
 	durable   uint64        // records [0, durable) are written and fsynced
 	durableCh chan struct{} // closed and replaced whenever durable advances
 	closed    bool
-	werr      error // sticky: the writer failed and the ledger is unusable
+	werr      error // sticky: the writer failed in a way it cannot repair; the ledger is unusable
+	// stall is set while the writer waits for room on its disk (outage.go):
+	// new events are refused and waits fail, until it has repaired the
+	// files and written what was pending.
+	stall  error
+	outage outage
 
 	kick    chan struct{}
 	closing chan struct{}
@@ -73,6 +78,7 @@ type Ledger struct {
 	frontier [64]tlog.Hash
 	frontIdx [64]int64
 	ckptF    *os.File
+	ckptEnd  int64 // offset after the last durable checkpoint frame
 	lastCkpt time.Time
 	hashBuf  []byte
 
@@ -438,16 +444,21 @@ func (l *Ledger) createSegment(first uint64) (*segment, error) {
 	if err != nil {
 		return nil, fmt.Errorf("create audit segment: %w", err)
 	}
+	// A segment that could not be made whole holds no record: it is removed,
+	// so that a writer retrying after a full disk can create it again.
 	if _, err := f.Write(segHeader(first)); err != nil {
 		f.Close()
+		os.Remove(p)
 		return nil, fmt.Errorf("write audit segment header %s: %w", p, err)
 	}
 	if err := datasync(f); err != nil {
 		f.Close()
-		return nil, err
+		os.Remove(p)
+		return nil, fmt.Errorf("fsync audit segment %s: %w", p, err)
 	}
 	if err := syncDir(l.dir); err != nil {
 		f.Close()
+		os.Remove(p)
 		return nil, err
 	}
 	return &segment{first: first, path: p, f: f, end: segHeaderSize}, nil
@@ -508,7 +519,7 @@ func (l *Ledger) loadCheckpoints() error {
 			f.Close()
 			return err
 		}
-		l.ckptF = f
+		l.ckptF, l.ckptEnd = f, end
 	}
 	if len(notes) == 0 {
 		return nil
@@ -769,7 +780,7 @@ func (l *Ledger) Enqueue(ev *Event) (uint64, error) {
 	}
 
 	l.mu.Lock()
-	for len(l.pending) > l.cfg.maxQueued && !l.closed && l.werr == nil {
+	for len(l.pending) > l.cfg.maxQueued && !l.closed && l.werr == nil && l.stall == nil {
 		l.space.Wait()
 	}
 	if l.closed || l.werr != nil {
@@ -780,6 +791,26 @@ func (l *Ledger) Enqueue(ev *Event) (uint64, error) {
 		}
 		return 0, err
 	}
+	if l.stall != nil {
+		// Fail closed: the caller withholds whatever this event records.
+		l.outage.refused++
+		err := l.stall
+		l.mu.Unlock()
+		return 0, err
+	}
+	idx := l.appendLocked(ev, b, split)
+	l.mu.Unlock()
+
+	select {
+	case l.kick <- struct{}{}:
+	default:
+	}
+	return idx, nil
+}
+
+// appendLocked frames the encoded event b (split where its id goes) as the
+// next record, sets ev.ID and returns its index. Call with mu held.
+func (l *Ledger) appendLocked(ev *Event, b []byte, split int) uint64 {
 	idx := l.next
 	l.next++
 	start := len(l.pending)
@@ -795,13 +826,7 @@ func (l *Ledger) Enqueue(ev *Event) (uint64, error) {
 	p = append(p, b[split:]...)
 	frameRecord(p[start:], idx)
 	l.pending = p
-	l.mu.Unlock()
-
-	select {
-	case l.kick <- struct{}{}:
-	default:
-	}
-	return idx, nil
+	return idx
 }
 
 var encPool = sync.Pool{New: func() any { b := make([]byte, 0, 512); return &b }}
@@ -835,6 +860,14 @@ func (l *Ledger) waitDurable(ctx context.Context, n uint64) error {
 			l.mu.Unlock()
 			return err
 		}
+		if l.stall != nil {
+			// The events stay queued and are written when the disk has
+			// room; the caller fails closed now rather than hang.
+			l.outage.failedWaits++
+			err := l.stall
+			l.mu.Unlock()
+			return err
+		}
 		ch := l.durableCh
 		l.mu.Unlock()
 		select {
@@ -851,26 +884,64 @@ func (l *Ledger) waitDurable(ctx context.Context, n uint64) error {
 // run is the single writer: it takes everything enqueued so far, writes it
 // with one write and one fdatasync, and wakes the waiters; while it syncs, the
 // next batch accumulates. That is the group commit.
+//
+// A write that fails for want of space (see transient) does not end it: it
+// stalls the ledger and retries with backoff, repairing the files first
+// (outage.go).
 func (l *Ledger) run() {
 	defer close(l.done)
 	tick := time.NewTicker(l.cfg.interval)
 	defer tick.Stop()
+	var retry <-chan time.Time
+	backoff := l.cfg.retryMin
 	for {
-		closing := false
+		closing, due := false, false
 		select {
 		case <-l.kick:
 		case <-tick.C:
+		case <-retry:
+			due = true
 		case <-l.closing:
 			closing = true
 		}
+		stalled := l.stalled()
+		if stalled && !closing && !due {
+			if retry == nil { // stalled by Checkpoint, outside this loop
+				backoff = l.cfg.retryMin
+				retry = time.After(backoff)
+			}
+			continue // waiting out the backoff
+		}
 		l.wmu.Lock()
-		err := l.drain()
-		if err == nil && (closing || time.Since(l.lastCkpt) >= l.cfg.interval) {
+		var err error
+		if stalled {
+			err = l.resume()
+		}
+		if err == nil {
+			err = l.drain()
+		}
+		if err == nil && (closing || stalled || time.Since(l.lastCkpt) >= l.cfg.interval) {
 			err = l.checkpointLocked()
 		}
 		l.wmu.Unlock()
+		if err != nil && closing {
+			// No retry after Close: what was not written is reported.
+			l.failHard(err)
+			return
+		}
 		if err != nil {
 			l.fail(err)
+		}
+		switch {
+		case err != nil && l.stalled():
+			if retry == nil {
+				backoff = l.cfg.retryMin
+			} else {
+				backoff = min(2*backoff, l.cfg.retryMax)
+			}
+			retry = time.After(backoff)
+		default:
+			retry = nil
 		}
 		if closing {
 			return
@@ -878,7 +949,17 @@ func (l *Ledger) run() {
 	}
 }
 
+// fail stops the writer: for a while when err is transient (the disk is
+// full), for good otherwise.
 func (l *Ledger) fail(err error) {
+	if transient(err) {
+		l.stallWith(err)
+		return
+	}
+	l.failHard(err)
+}
+
+func (l *Ledger) failHard(err error) {
 	l.mu.Lock()
 	if l.werr == nil {
 		l.werr = fmt.Errorf("audit ledger %s stopped writing: %w", l.dir, err)
@@ -909,6 +990,11 @@ func (l *Ledger) drain() error {
 		l.mu.Unlock()
 
 		if err := l.commit(buf, l.written, end); err != nil {
+			// The batch stays first in line: a writer that resumes after a
+			// full disk writes it again, under the same indexes.
+			l.mu.Lock()
+			l.pending = append(append(make([]byte, 0, len(buf)+len(l.pending)), buf...), l.pending...)
+			l.mu.Unlock()
 			return err
 		}
 		l.mu.Lock()
@@ -951,7 +1037,7 @@ func (l *Ledger) commit(buf []byte, start, end uint64) error {
 		p += len(rec)
 	}
 	if _, err := seg.f.Write(buf); err != nil {
-		return fmt.Errorf("write %s: %w", seg.path, err)
+		return fmt.Errorf("append to audit segment: %w", err)
 	}
 	if err := l.flushHashes(hb); err != nil {
 		return err
@@ -1013,12 +1099,14 @@ func (l *Ledger) checkpointLocked() error {
 	if err != nil {
 		return err
 	}
-	if _, err := l.ckptF.Write(ckptFrame(c.Note)); err != nil {
+	frame := ckptFrame(c.Note)
+	if _, err := l.ckptF.Write(frame); err != nil {
 		return fmt.Errorf("write audit checkpoint: %w", err)
 	}
 	if err := datasync(l.ckptF); err != nil {
 		return fmt.Errorf("fsync audit checkpoints: %w", err)
 	}
+	l.ckptEnd += int64(len(frame))
 	// Only now, with the checkpoint durable, so the witness is never ahead of
 	// the checkpoints file.
 	if err := writeWitness(l.cfg.witness, c.Note); err != nil {

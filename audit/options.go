@@ -19,6 +19,9 @@ type config struct {
 	maxQueued int
 	witness   string // "" until Open fills in DefaultWitnessPath(dir)
 	recovery  string // non-empty: accept a history the witness does not vouch for, and say so in the log
+	// retryMin and retryMax bound the backoff of a writer waiting for room
+	// on its disk (outage.go).
+	retryMin, retryMax time.Duration
 }
 
 func defaultConfig() config {
@@ -27,6 +30,8 @@ func defaultConfig() config {
 		interval:  time.Second,
 		segSize:   64 << 20,
 		maxQueued: 64 << 20,
+		retryMin:  50 * time.Millisecond,
+		retryMax:  5 * time.Second,
 	}
 }
 

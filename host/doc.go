@@ -18,7 +18,8 @@
 //	  cache.reject event) → pooled instance, whose capability tokens
 //	  were minted for it alone (aud = instance id), one per active grant that
 //	  lies within the manifest
-//	  run the tool with the manifest's limits → the gate mediates every host
+//	  run the tool with the manifest's limits and a fresh budget (written
+//	  bytes, audit events, log bytes; host/budget.go) → the gate mediates every host
 //	  call and file access → Gate.Flush (one fsync at the invocation
 //	  boundary) → result, with the indexes of the audit events it produced
 //

@@ -106,6 +106,7 @@ type Host struct {
 	grantSig map[string]string // plugin -> ids of its active grants
 	blocked  map[string]string // "publisher:NAME" or "key:ID" -> reason
 	minted   map[string]map[string]time.Time
+	meters   map[string]*hostapi.Meter // plugin -> its budget across invocations
 	watchers map[int]func()
 	nextW    int
 	rowsSig  string
@@ -163,6 +164,7 @@ func New(ctx context.Context, cfg Config) (_ *Host, err error) {
 		grantSig: map[string]string{},
 		blocked:  map[string]string{},
 		minted:   map[string]map[string]time.Time{},
+		meters:   map[string]*hostapi.Meter{},
 		watchers: map[int]func(){},
 		stop:     make(chan struct{}),
 		done:     make(chan struct{}),

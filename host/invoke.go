@@ -90,6 +90,7 @@ func (h *Host) Invoke(ctx context.Context, plugin, tool string, input json.RawMe
 		out    []byte
 		in     *instance
 		events []uint64
+		budget *hostapi.Budget
 	)
 	err = lp.validateInput(tool, input)
 	if err == nil {
@@ -99,7 +100,8 @@ func (h *Host) Invoke(ctx context.Context, plugin, tool string, input json.RawMe
 		in.mu.Lock()
 		in.log, in.events = o.log, nil
 		in.mu.Unlock()
-		out, err = in.inst.Invoke(ctx, tool, input)
+		budget = h.gate.NewBudget(in.inst.Caller(), lp.quota, h.meter(lp.rec.ID))
+		out, err = in.inst.Invoke(hostapi.WithBudget(ctx, budget), tool, input)
 		in.mu.Lock()
 		in.log = nil
 		in.mu.Unlock()
@@ -125,6 +127,7 @@ func (h *Host) Invoke(ctx context.Context, plugin, tool string, input json.RawMe
 	if in != nil {
 		ev.Instance = in.id
 	}
+	noteBudget(ev, budget)
 	var herr *hostapi.Error
 	if errors.As(err, &herr) {
 		ev.Outcome = audit.OutcomeError
@@ -140,7 +143,12 @@ func (h *Host) Invoke(ctx context.Context, plugin, tool string, input json.RawMe
 	cancel()
 	if aerr != nil || ferr != nil {
 		// Fail closed: a result whose audit trail is not durable is withheld.
-		return nil, &hostapi.Error{Code: hostapi.CodeUnavailable, Message: "the audit ledger could not record the call, so its result is withheld", Err: errors.Join(aerr, ferr)}
+		lerr := errors.Join(aerr, ferr)
+		msg := "the audit ledger could not record the call, so its result is withheld"
+		if errors.Is(lerr, audit.ErrStalled) {
+			msg += "; the ledger is waiting for room on its disk and resumes by itself"
+		}
+		return nil, &hostapi.Error{Code: hostapi.CodeUnavailable, Message: msg, Err: lerr}
 	}
 	slices.Sort(events)
 	res := &Result{Output: out, Events: events, Duration: time.Since(start)}

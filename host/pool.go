@@ -37,6 +37,7 @@ type loaded struct {
 	tools  map[string]*jsonschema.Schema // input schemas
 	outs   map[string]*jsonschema.Schema // output schemas, where a tool declares one
 	limits wasm.Limits
+	quota  hostapi.Quota // each invocation's budget
 	gen    atomic.Uint64 // bumped when the plugin's grants change
 
 	modOnce sync.Mutex
@@ -99,6 +100,7 @@ func (h *Host) newLoaded(rec store.Plugin) (*loaded, error) {
 	return &loaded{
 		h: h, rec: rec, man: m, perms: perms, tools: tools, outs: outs,
 		limits: wasm.Limits{MemoryMB: lim.MemoryMB, Timeout: time.Duration(lim.TimeoutMS) * time.Millisecond, MaxOutputBytes: lim.MaxOutputBytes},
+		quota:  quotaOf(m.Limits, h.pol),
 		sem:    make(chan struct{}, h.cfg.PoolSize),
 	}, nil
 }

@@ -30,6 +30,11 @@ type Caller struct {
 	// bundle or source directory. The policy refuses everything outside it;
 	// nil declares nothing, so every capability-checked call is refused.
 	Manifest *policy.Manifest
+	// Budget is what the current invocation may still spend (Quota); the
+	// sandbox sets it for each invocation. Nil bounds nothing beyond the
+	// per-call caps: only a caller that is not a tool invocation (an
+	// embedding program calling the gate itself) leaves it nil.
+	Budget *Budget
 }
 
 // Code is a stable error code a guest (or a program) can branch on. Codes never

@@ -59,6 +59,10 @@ type methodDef struct {
 	effect bool
 	// preview renders the data involved for a confirmation prompt.
 	preview func(a *args) (string, int64)
+	// spend says what the call draws from the invocation's budget besides
+	// its events (budget.go): the kind and how much. Nil for a method that
+	// writes and logs nothing.
+	spend func(a *args) (budgetKind, int64)
 	// schema holds {"params": ..., "result": ...} for a method that is not
 	// in the embedded catalogue (one registered by a test); nil for builtins.
 	schema map[string]any
@@ -78,7 +82,7 @@ var builtins = []methodDef{
 	{name: "fs.write", access: fsAccess("path", "write"), run: runFSWrite, effect: true, preview: func(a *args) (string, int64) {
 		d := a.Bytes("data")
 		return preview(d), int64(len(d))
-	}},
+	}, spend: func(a *args) (budgetKind, int64) { return kindWrite, int64(len(a.Bytes("data"))) }},
 	{name: "fs.list", access: fsAccess("path", "list"), run: runFSList},
 	{name: "fs.stat", access: fsAltAccess("path", "read", "list"), run: runFSStat},
 	{name: "fs.delete", access: fsAccess("path", "delete"), run: runFSDelete, effect: true},
@@ -91,7 +95,7 @@ var builtins = []methodDef{
 	}},
 	{name: "kv.delete", access: kvAccess("key", "delete"), run: runKVDelete},
 	{name: "kv.list", access: kvAccess("prefix", "list"), run: runKVList},
-	{name: "log.write", access: noAccess, run: runLogWrite},
+	{name: "log.write", access: noAccess, run: runLogWrite, spend: func(a *args) (budgetKind, int64) { return kindLog, int64(len(a.Str("message"))) }},
 	{name: "capability.list", access: noAccess, run: runCapList},
 	{name: "capability.request", access: noAccess, run: runCapRequest},
 }

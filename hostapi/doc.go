@@ -60,4 +60,12 @@
 //     and followed by its outcome (Auditor.Enqueue); reads and refusals are
 //     enqueued; the host calls Gate.Flush at the invocation boundary. If the
 //     ledger refuses an event, the call fails and its result is withheld.
+//   - Per-call caps (MaxWrite, the params cap) bound one call, not a loop of
+//     them, so each invocation carries a Budget (budget.go) in its Caller:
+//     written bytes, audit events and log bytes, from the manifest's limits
+//     capped by the policy, drawn also from the plugin's Meter, which all
+//     its invocations share. The gate draws on it before a call can write,
+//     log or produce an event; past a bound it refuses with CodeQuota and
+//     records one summary event (budget.write, budget.events, budget.log),
+//     not one per refusal, so a looping guest cannot fill the ledger.
 package hostapi

@@ -83,6 +83,9 @@ func openAccesses(abs string, flag int) ([]Access, *Error) {
 // after. Errors are *Error.
 func (g *Gate) OpenFile(ctx context.Context, caller Caller, token, p string, flag int, perm fs.FileMode) (File, error) {
 	c := &call{g: g, ctx: ctx, caller: &caller, start: g.now(), name: ActionOpen}
+	if herr := c.admit(2); herr != nil { // its open and its close
+		return nil, herr
+	}
 	abs, herr := cleanAbs(p, "path")
 	if herr != nil {
 		return nil, c.refuse(herr, "gate", "invalid params")
@@ -143,6 +146,7 @@ func (g *Gate) OpenFile(ctx context.Context, caller Caller, token, p string, fla
 	if r := "filesystem:" + real; real != "" && r != c.acc[0].Name {
 		gf.auth.names = append(gf.auth.names, r)
 	}
+	gf.budget = caller.Budget
 	if gf.dir {
 		gf.visible = c.visibleFunc()
 	}
@@ -237,6 +241,7 @@ type gateFile struct {
 
 	visible func(string) bool // for directories: entries shown
 	ev      audit.Event       // fields shared with the open event
+	budget  *Budget           // the invocation's: writes draw on it
 
 	nread, nwritten atomic.Int64
 	closeOnce       sync.Once
@@ -282,6 +287,9 @@ func (f *gateFile) Write(p []byte) (int, error) {
 	if err := f.auth.check(f, "write"); err != nil {
 		return 0, err
 	}
+	if err := f.charge(int64(len(p))); err != nil {
+		return 0, err
+	}
 	n, err := f.f.Write(p)
 	f.nwritten.Add(int64(n))
 	return n, err
@@ -299,6 +307,9 @@ func (f *gateFile) WriteAt(p []byte, off int64) (int, error) {
 		return 0, &fs.PathError{Op: "pwrite", Path: f.path, Err: syscall.EINVAL}
 	}
 	if err := f.auth.check(f, "write"); err != nil {
+		return 0, err
+	}
+	if err := f.chargeAt(int64(len(p)), off); err != nil {
 		return 0, err
 	}
 	n, err := f.f.WriteAt(p, off)
@@ -321,6 +332,9 @@ func (f *gateFile) Truncate(size int64) error {
 		return f.notOpenedFor("truncate")
 	}
 	if err := f.auth.check(f, "truncate"); err != nil {
+		return err
+	}
+	if err := f.chargeGrowth(size); err != nil {
 		return err
 	}
 	return f.f.Truncate(size)

@@ -188,6 +188,10 @@ func (g *Gate) Call(ctx context.Context, caller Caller, method string, token str
 func (c *call) do(name, token string, params json.RawMessage) ([]byte, *Error) {
 	g := c.g
 	m := g.methods[name]
+	events := callEvents(m)
+	if herr := c.admit(events); herr != nil {
+		return nil, herr // refused by the invocation's budget, before any event
+	}
 	if m == nil {
 		c.name = "unknown"
 		err := Errorf(CodeUnknownMethod, "no host method %q; the methods are listed in docs/host-api.md", Sanitize(name, 64))
@@ -207,6 +211,9 @@ func (c *call) do(name, token string, params json.RawMessage) ([]byte, *Error) {
 	c.acc = append(c.accBuf[:0], acc...)
 	if len(c.acc) > 0 {
 		c.ev.Resource = c.acc[0].Name
+	}
+	if herr := c.spend(events); herr != nil {
+		return nil, herr
 	}
 	if herr := c.authorize(token); herr != nil {
 		return nil, herr // authorize audits its own refusals
@@ -470,7 +477,7 @@ func (c *call) outcome(outcome string, herr *Error) *Error {
 	ev.Time = c.g.now()
 	ev.DurationNS = max(ev.Time.Sub(c.start).Nanoseconds(), 0)
 	if _, err := c.g.cfg.Audit.Enqueue(ev); err != nil {
-		return &Error{Code: CodeUnavailable, Message: "the audit ledger refused the call's event, so the call's result is withheld; the host must be restarted", Err: err}
+		return ledgerError("the audit ledger refused the call's event, so the call's result is withheld", err)
 	}
 	return nil
 }
@@ -489,6 +496,16 @@ func (c *call) intent(resource, before string, bytes int64, detail map[string]st
 		return &Error{Code: CodeUnavailable, Message: "the audit ledger could not make the intent durable, so the effect was not performed", Err: err}
 	}
 	return nil
+}
+
+// ledgerError is the refusal of a call whose event the ledger did not take.
+// A ledger out of disk space recovers by itself (audit.ErrStalled); any
+// other failure needs the host restarted.
+func ledgerError(what string, err error) *Error {
+	if errors.Is(err, audit.ErrStalled) {
+		return &Error{Code: CodeUnavailable, Message: what + "; the ledger is waiting for room on its disk and resumes by itself", Err: err}
+	}
+	return &Error{Code: CodeUnavailable, Message: what + "; the host must be restarted", Err: err}
 }
 
 func ctxError(err error, method string) *Error {

@@ -64,11 +64,20 @@ type Annotations struct {
 	OpenWorldHint   *bool  `json:"openWorldHint,omitempty"`
 }
 
-// Limits bound one invocation of a tool. Zero means the host default.
+// Limits bound one invocation of a tool. Zero means the host default. The
+// enterprise policy may cap each of them lower (policy max_memory_mb,
+// max_write_bytes, max_events, max_log_bytes).
 type Limits struct {
 	MemoryMB       int `json:"memory_mb,omitempty"`
 	TimeoutMS      int `json:"timeout_ms,omitempty"`
 	MaxOutputBytes int `json:"max_output_bytes,omitempty"`
+	// MaxWriteBytes bounds the bytes one invocation writes to host files,
+	// through fs.write and the WASI filesystem alike; MaxEvents the audit
+	// events its host calls produce; MaxLogBytes its log.write messages and
+	// captured stdout and stderr together.
+	MaxWriteBytes int `json:"max_write_bytes,omitempty"`
+	MaxEvents     int `json:"max_events,omitempty"`
+	MaxLogBytes   int `json:"max_log_bytes,omitempty"`
 }
 
 // Host defaults for a zero limit, and the largest value a manifest may ask for.
@@ -76,10 +85,16 @@ const (
 	DefaultMemoryMB       = 64
 	DefaultTimeoutMS      = 5000
 	DefaultMaxOutputBytes = 1 << 20
+	DefaultMaxWriteBytes  = 64 << 20
+	DefaultMaxEvents      = 10_000
+	DefaultMaxLogBytes    = 1 << 20
 
 	MaxMemoryMB       = 4096 // wasm32 cannot address more than 4 GiB
 	MaxTimeoutMS      = 600_000
 	MaxMaxOutputBytes = 64 << 20
+	MaxMaxWriteBytes  = 1 << 30
+	MaxMaxEvents      = 1_000_000
+	MaxMaxLogBytes    = 64 << 20
 )
 
 // Effective returns l with every zero field replaced by the host default.
@@ -92,6 +107,15 @@ func (l Limits) Effective() Limits {
 	}
 	if l.MaxOutputBytes == 0 {
 		l.MaxOutputBytes = DefaultMaxOutputBytes
+	}
+	if l.MaxWriteBytes == 0 {
+		l.MaxWriteBytes = DefaultMaxWriteBytes
+	}
+	if l.MaxEvents == 0 {
+		l.MaxEvents = DefaultMaxEvents
+	}
+	if l.MaxLogBytes == 0 {
+		l.MaxLogBytes = DefaultMaxLogBytes
 	}
 	return l
 }

@@ -525,6 +525,9 @@ func (d *decoder) manifest(v *jv, m *Manifest) {
 				{"memory_mb", false, d.integer(&m.Limits.MemoryMB)},
 				{"timeout_ms", false, d.integer(&m.Limits.TimeoutMS)},
 				{"max_output_bytes", false, d.integer(&m.Limits.MaxOutputBytes)},
+				{"max_write_bytes", false, d.integer(&m.Limits.MaxWriteBytes)},
+				{"max_events", false, d.integer(&m.Limits.MaxEvents)},
+				{"max_log_bytes", false, d.integer(&m.Limits.MaxLogBytes)},
 			})
 		}},
 		{"events", false, d.strings(&m.Events)},

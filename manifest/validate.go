@@ -322,6 +322,9 @@ func (m *Manifest) validateLimits(errs *errorSet) {
 	check("limits.memory_mb", m.Limits.MemoryMB, MaxMemoryMB, "MB")
 	check("limits.timeout_ms", m.Limits.TimeoutMS, MaxTimeoutMS, "ms")
 	check("limits.max_output_bytes", m.Limits.MaxOutputBytes, MaxMaxOutputBytes, "bytes")
+	check("limits.max_write_bytes", m.Limits.MaxWriteBytes, MaxMaxWriteBytes, "bytes")
+	check("limits.max_events", m.Limits.MaxEvents, MaxMaxEvents, "events")
+	check("limits.max_log_bytes", m.Limits.MaxLogBytes, MaxMaxLogBytes, "bytes")
 }
 
 func (m *Manifest) validateEvents(errs *errorSet) {

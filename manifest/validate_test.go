@@ -44,6 +44,7 @@ func TestValidateInvalidTestdata(t *testing.T) {
 		"schema-remote-ref":        {"tools[0].input_schema", "file:///etc/passwd"},
 		"timeout-too-long":         {"limits.timeout_ms", "out of range"},
 		"unknown-kind":             {"permissions[0].resource", `unknown resource kind "fs"`},
+		"write-budget-too-large":   {"limits.max_write_bytes", "out of range"},
 	}
 	files, _ := filepath.Glob("testdata/invalid/*.json")
 	if len(files) != len(want) {

@@ -120,13 +120,28 @@ func schemaError(err error) string {
 }
 
 // logFunc forwards the plugin's log lines as MCP logging notifications
-// (notifications/message, logger = plugin name). The SDK sends them only
-// after the client has set a level.
+// (notifications/message, logger = plugin name), within the session's rate
+// limit (lograte.go). The SDK sends them only after the client has set a
+// level.
 func (f *Front) logFunc(ctx context.Context, ss *mcp.ServerSession, plugin string) func(stream, line string) {
 	if ss == nil {
 		return func(string, string) {}
 	}
+	lim := f.logLimiter(ss)
 	return func(stream, line string) {
+		dropped, ok := lim.take(f.now())
+		if !ok {
+			return
+		}
+		if dropped > 0 {
+			_ = ss.Log(ctx, &mcp.LoggingMessageParams{
+				Level:  "warning",
+				Logger: "warden",
+				Data: map[string]any{"stream": "warden", "dropped": dropped, "line": fmt.Sprintf(
+					"%d log lines dropped: this session receives at most %g log notifications a second, in bursts of %d",
+					dropped, f.cfg.LogRate, f.cfg.LogBurst)},
+			})
+		}
 		level := mcp.LoggingLevel("info")
 		switch stream {
 		case "stderr", "warn", "warning":
@@ -139,7 +154,7 @@ func (f *Front) logFunc(ctx context.Context, ss *mcp.ServerSession, plugin strin
 		_ = ss.Log(ctx, &mcp.LoggingMessageParams{
 			Level:  level,
 			Logger: plugin,
-			Data:   map[string]string{"stream": stream, "line": line},
+			Data:   map[string]string{"stream": stream, "line": cutLine(line, f.cfg.MaxLogLine)},
 		})
 	}
 }

@@ -24,6 +24,10 @@
 //     the user, not to the model); a decline, a cancel, a timeout or a client
 //     without elicitation is a denial whose message names the `warden grant`
 //     command a person can run outside the agent.
+//   - Plugin log lines reach a session as notifications/message through a
+//     token bucket per session (lograte.go): a flood is dropped and counted,
+//     and the next notification says how many were dropped, so that no
+//     plugin can bury a client under notifications.
 //   - It negotiates protocol revisions up to 2025-11-25 only. The 2026-07-28
 //     revision replaces server-to-client requests with multi-round-trip
 //     results, which would re-run a plugin from the start after each

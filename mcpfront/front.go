@@ -59,6 +59,9 @@ const (
 	DefaultMaxArgumentBytes = 1 << 20
 	DefaultProgressAfter    = time.Second
 	DefaultConfirmTimeout   = 2 * time.Minute
+	DefaultLogRate          = 20 // log notifications per second and session
+	DefaultLogBurst         = 100
+	DefaultMaxLogLine       = 8 << 10
 )
 
 // Config configures a Front. It is read once by New.
@@ -76,6 +79,15 @@ type Config struct {
 	ConfirmTimeout time.Duration
 	// GrantCommand is the command named in denial messages; default "warden".
 	GrantCommand string
+	// LogRate and LogBurst bound the log notifications (notifications/message)
+	// each session receives: a token bucket refilled at LogRate a second,
+	// holding at most LogBurst. Lines past it are dropped and counted, and
+	// the next notification that goes out is preceded by one saying how
+	// many (lograte.go). MaxLogLine cuts longer lines. Zero means the
+	// defaults: 20 a second, bursts of 100, lines of 8 KiB.
+	LogRate    float64
+	LogBurst   int
+	MaxLogLine int
 	// Logger receives the front's own diagnostics (never the client's
 	// traffic); nil discards them.
 	Logger *slog.Logger
@@ -86,6 +98,9 @@ type Config struct {
 type Front struct {
 	cfg    Config
 	server *mcp.Server
+	now    func() time.Time // the log rate limit's clock; tests move it
+
+	logLimits sync.Map // *mcp.ServerSession -> *logLimiter
 
 	mu    sync.Mutex
 	tools map[string]*served // by MCP name
@@ -150,11 +165,21 @@ func New(ctx context.Context, cfg Config) (*Front, error) {
 	if cfg.GrantCommand == "" {
 		cfg.GrantCommand = "warden"
 	}
+	if cfg.LogRate <= 0 {
+		cfg.LogRate = DefaultLogRate
+	}
+	if cfg.LogBurst <= 0 {
+		cfg.LogBurst = DefaultLogBurst
+	}
+	if cfg.MaxLogLine <= 0 {
+		cfg.MaxLogLine = DefaultMaxLogLine
+	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
 	f := &Front{
 		cfg:   cfg,
+		now:   time.Now,
 		tools: map[string]*served{},
 		kick:  make(chan struct{}, 1),
 		stop:  make(chan struct{}),

@@ -330,6 +330,21 @@ func (w *walker) integer(dst *int, lo, hi int) func(*yaml.Node, string) {
 	}
 }
 
+// duration reads a Go duration between lo and hi.
+func (w *walker) duration(dst *time.Duration, lo, hi time.Duration) func(*yaml.Node, string) {
+	return func(n *yaml.Node, path string) {
+		if !w.scalar(n, path, "!!str", `a duration such as "1m" or "1h"`) {
+			return
+		}
+		d, err := time.ParseDuration(n.Value)
+		if err != nil || d < lo || d > hi {
+			w.errf(n, path, `%q is not a duration between %s and %s; write e.g. "1m" or "1h"`, n.Value, lo, hi)
+			return
+		}
+		*dst = d
+	}
+}
+
 func (w *walker) strings(n *yaml.Node, path string, each func(v *yaml.Node, path string, i int)) {
 	if n.Kind != yaml.SequenceNode {
 		w.errf(n, path, "must be a list, not %s", describe(n))
@@ -403,6 +418,18 @@ func (w *walker) policy(n *yaml.Node, p *Policy) {
 		{"max_risk", false, w.integer(&p.MaxRisk, 0, 100)},
 		{"unattended_install", false, w.boolean(&p.UnattendedInstall)},
 		{"max_memory_mb", false, w.integer(&p.MaxMemoryMB, 1, 1<<20)},
+		{"max_write_bytes", false, w.integer(&p.MaxWriteBytes, 1, 1<<40)},
+		{"max_events", false, w.integer(&p.MaxEvents, 1, 1e9)},
+		{"max_log_bytes", false, w.integer(&p.MaxLogBytes, 1, 1<<40)},
+		{"plugin_budget", false, func(v *yaml.Node, path string) {
+			b := &p.PluginBudget
+			w.mapping(v, path, []field{
+				{"window", false, w.duration(&b.Window, time.Second, MaxBudgetWindow)},
+				{"write_bytes", false, w.integer(&b.WriteBytes, 1, 1<<50)},
+				{"events", false, w.integer(&b.Events, 1, 1e12)},
+				{"log_bytes", false, w.integer(&b.LogBytes, 1, 1<<50)},
+			})
+		}},
 	})
 	if p.AlwaysAsk == nil {
 		p.AlwaysAsk = append([]Category(nil), DefaultAlwaysAsk...)

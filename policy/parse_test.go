@@ -56,6 +56,10 @@ func TestParseGoodFiles(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if f.MaxWriteBytes != 16<<20 || f.MaxEvents != 5000 || f.MaxLogBytes != 64<<10 ||
+		f.PluginBudget != (PluginBudget{Window: 10 * time.Minute, WriteBytes: 1 << 30, Events: 200000, LogBytes: 4 << 20}) {
+		t.Fatalf("full.json budgets: %+v %+v", f, f.PluginBudget)
+	}
 	if len(f.AlwaysAsk) != 0 || f.AlwaysAsk == nil || !f.UnattendedInstall || len(f.Rules) != 3 || f.Rules[2].Resource != "" {
 		t.Fatalf("full.json: %+v", f)
 	}
@@ -122,6 +126,11 @@ func TestParseRejects(t *testing.T) {
 		{"risk range", "version: 1\nmax_risk: 101\n", "max_risk: must be a whole number from 0 to 100"},
 		{"memory type", "version: 1\nmax_memory_mb: lots\n", "max_memory_mb: must be a whole number"},
 		{"bool type", "version: 1\nunattended_install: \"yes\"\n", "must be true or false, not a string"},
+		{"write budget range", "version: 1\nmax_write_bytes: 0\n", "max_write_bytes: must be a whole number from 1"},
+		{"events budget type", "version: 1\nmax_events: many\n", "max_events: must be a whole number"},
+		{"plugin budget field", "version: 1\nplugin_budget: {bytes: 1}\n", "plugin_budget.bytes: unknown field \"bytes\""},
+		{"plugin budget window", "version: 1\nplugin_budget: {window: 48h}\n", "plugin_budget.window: \"48h\" is not a duration between 1s and 24h0m0s"},
+		{"plugin budget events", "version: 1\nplugin_budget: {events: -1}\n", "plugin_budget.events: must be a whole number from 1"},
 		{"always_ask kind", "version: 1\nalways_ask: [network]\n", "always_ask[0]: always-ask category \"network\""},
 		{"always_ask action", "version: 1\nalways_ask: [\"clipboard:spawn\"]\n", "\"spawn\" is not an action of clipboard"},
 		{"always_ask type", "version: 1\nalways_ask: net\n", "always_ask: must be a list"},

@@ -93,9 +93,30 @@ type Policy struct {
 	UnattendedInstall     bool // may plugins be installed without a person at the consent screen
 	MaxMemoryMB           int  // 0: no cap beyond each manifest's own limit
 
+	// Caps on what a manifest's limits may ask for one invocation (written
+	// bytes, audit events, log bytes); 0: no cap beyond the manifest's own
+	// limit or the host's default.
+	MaxWriteBytes, MaxEvents, MaxLogBytes int
+	// PluginBudget bounds each plugin across all its invocations.
+	PluginBudget PluginBudget
+
 	// Source names where the policy came from: a file path or "built-in".
 	Source string
 }
+
+// PluginBudget bounds what one plugin spends across all its invocations, per
+// rolling Window: bytes written, audit events, log bytes. A zero field takes
+// the host's default (docs/policy.md, "Budgets").
+type PluginBudget struct {
+	Window     time.Duration
+	WriteBytes int
+	Events     int
+	LogBytes   int
+}
+
+// MaxBudgetWindow bounds plugin_budget.window: a budget that refills once a
+// day is already a daily quota.
+const MaxBudgetWindow = 24 * time.Hour
 
 // Rule is one allow, deny or ask rule. Empty selectors match everything.
 type Rule struct {

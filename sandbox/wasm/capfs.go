@@ -31,6 +31,7 @@ import (
 //	exists / not_a_directory / is_a_directory   EEXIST / ENOTDIR / EISDIR
 //	invalid_params                              EINVAL
 //	unknown_method                              ENOSYS
+//	quota_exceeded                              EIO (see errnoOf)
 //	anything else                               EIO
 //
 // Whether a path outside every grant exists is never visible: the gate
@@ -96,6 +97,13 @@ func errnoOf(err error) experimentalsys.Errno {
 			return experimentalsys.EINVAL
 		case hostapi.CodeUnknownMethod:
 			return experimentalsys.ENOSYS
+		case hostapi.CodeQuota:
+			// EDQUOT or ENOSPC would say it best, but wazero v1.12's
+			// sys.Errno has neither (nor EFBIG), and its WASI layer turns
+			// any value it lacks into EIO. EIO it is, said here so that the
+			// day wazero adds EDQUOT this is the line to change; the
+			// ledger's budget.write event says what happened.
+			return experimentalsys.EIO
 		default:
 			return experimentalsys.EIO
 		}

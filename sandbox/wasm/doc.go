@@ -50,6 +50,11 @@
 //     outside a call with files open, within one call's timeout.
 //   - Output: the tool result, each host call's params and result, and the
 //     captured stdout/stderr all have byte caps.
+//   - Budget: each invocation's hostapi.Budget (the one the host put in the
+//     context with hostapi.WithBudget, or a default one) goes into the
+//     Caller of every host call of that invocation, so the gate bounds what
+//     a loop of calls writes, logs and audits; captured stdout and stderr
+//     draw on its log budget too.
 //
 // # The price of the deadline
 //

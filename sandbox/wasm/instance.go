@@ -143,9 +143,11 @@ func (m *Module) Instantiate(ctx context.Context, cfg InstanceConfig) (*Instance
 	ictx, cancel := context.WithTimeout(context.WithValue(ctx, instanceKey{}, inst), lim.Timeout)
 	defer cancel()
 	inst.callCtx = ictx
+	inst.startBudget(ctx)
 	mod, err := r.InstantiateModule(ictx, cm, mc)
 	inst.logs.flush()
 	inst.callCtx = nil
+	inst.caller.Budget = nil
 	if err != nil {
 		if ictx.Err() == context.DeadlineExceeded {
 			return nil, &hostapi.Error{Code: hostapi.CodeTimeout, Message: fmt.Sprintf("the guest's initialisation did not finish within %v", lim.Timeout), Err: err}
@@ -212,11 +214,12 @@ func (inst *Instance) Invoke(ctx context.Context, tool string, input []byte) ([]
 	defer cancel()
 	inst.callCtx = cctx
 	inst.pending = nil
-	inst.logs.reset()
+	inst.startBudget(ctx)
 	defer func() {
 		inst.logs.flush()
 		inst.callCtx = nil
 		inst.pending = nil
+		inst.caller.Budget = nil
 	}()
 
 	out, err := inst.invoke(cctx, tool, input)
@@ -331,6 +334,24 @@ func classify(tool string, err error) error {
 		return &TrapError{Tool: tool, Exited: true, ExitCode: ee.ExitCode(), Err: err}
 	}
 	return &TrapError{Tool: tool, Err: err}
+}
+
+// budgeter is the gate that can hand out a budget: *hostapi.Gate.
+type budgeter interface {
+	NewBudget(c hostapi.Caller, q hostapi.Quota, m *hostapi.Meter) *hostapi.Budget
+}
+
+// startBudget puts the invocation's budget in the caller the gate sees on
+// every host call, and in the output capture: the one the host set with
+// hostapi.WithBudget, or else a fresh one with the default quota, so that
+// an instance run without a host is bounded too.
+func (inst *Instance) startBudget(ctx context.Context) {
+	b := hostapi.BudgetFrom(ctx)
+	if bg, ok := inst.gate.(budgeter); b == nil && ok {
+		b = bg.NewBudget(inst.caller, hostapi.Quota{}, nil)
+	}
+	inst.caller.Budget = b
+	inst.logs.reset(b)
 }
 
 // nanosleep sleeps for the guest, but never past the current call's

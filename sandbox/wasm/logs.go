@@ -4,16 +4,22 @@ import (
 	"bytes"
 	"fmt"
 	"io"
+
+	"github.com/wardenproject/warden/hostapi"
 )
 
 // logSink captures a guest's stdout and stderr. Both streams share one byte
-// budget per call; bytes past it are counted and dropped, never buffered, so
-// an output flood costs the host nothing but the guest's own CPU time.
+// cap per call, and draw on the invocation's log budget (which log.write
+// shares, and the plugin's Meter across invocations); bytes past either are
+// counted and dropped, never buffered, so an output flood costs the host
+// nothing but the guest's own CPU time.
 type logSink struct {
 	log     LogFunc
 	budget  int
 	used    int
-	dropped int
+	dropped int // past the per-call cap
+	spent   int // past the invocation's log budget
+	quota   *hostapi.Budget
 	streams []*logStream
 }
 
@@ -42,6 +48,10 @@ func (ls *logStream) Write(p []byte) (int, error) {
 		p = p[:max(room, 0)]
 	}
 	s.used += len(p)
+	if len(p) > 0 && !s.quota.SpendLog(len(p)) {
+		s.spent += len(p)
+		p = nil
+	}
 	for len(p) > 0 {
 		i := bytes.IndexByte(p, '\n')
 		if i < 0 {
@@ -75,11 +85,15 @@ func (s *logSink) flush() {
 	if s.dropped > 0 && s.log != nil {
 		s.log("stderr", fmt.Sprintf("[warden: %d bytes of output dropped after the %d-byte limit]", s.dropped, s.budget))
 	}
-	s.dropped = 0
+	if s.spent > 0 && s.log != nil {
+		s.log("stderr", fmt.Sprintf("[warden: %d bytes of output dropped: the log budget is spent]", s.spent))
+	}
+	s.dropped, s.spent = 0, 0
 }
 
-// reset starts a new call's budget.
-func (s *logSink) reset() {
+// reset starts a new call's cap, drawing on the invocation's budget b.
+func (s *logSink) reset(b *hostapi.Budget) {
 	s.used = 0
-	s.dropped = 0
+	s.dropped, s.spent = 0, 0
+	s.quota = b
 }

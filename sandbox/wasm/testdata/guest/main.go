@@ -252,6 +252,98 @@ func init() {
 		os.Exit(in.N)
 		return 0, nil
 	})
+	budgetTools()
+}
+
+// budgetTools are the attacks on the invocation's budget (issue 10,
+// findings 7 and 8): floods of host calls, log lines and written bytes.
+func budgetTools() {
+	// hostloop makes the same host call n times and counts the outcomes by
+	// error code ("ok" for success).
+	pdk.Tool("hostloop", func(_ context.Context, in struct {
+		Method string          `json:"method"`
+		Params json.RawMessage `json:"params"`
+		N      int             `json:"n"`
+	}) (map[string]int, error) {
+		out := map[string]int{}
+		for i := 0; i < in.N; i++ {
+			if err := pdk.Call(in.Method, in.Params, nil); err != nil {
+				out[string(pdk.CodeOf(err))]++
+			} else {
+				out["ok"]++
+			}
+		}
+		return out, nil
+	})
+	// logflood log.writes n messages of size bytes each.
+	pdk.Tool("logflood", func(_ context.Context, in struct {
+		N    int `json:"n"`
+		Size int `json:"size"`
+	}) (map[string]int, error) {
+		params, _ := json.Marshal(map[string]string{"level": "info", "message": strings.Repeat("L", in.Size)})
+		out := map[string]int{}
+		for i := 0; i < in.N; i++ {
+			if err := pdk.Call("log.write", json.RawMessage(params), nil); err != nil {
+				out[string(pdk.CodeOf(err))]++
+			} else {
+				out["ok"]++
+			}
+		}
+		return out, nil
+	})
+	// bigwrite writes size bytes to path through the WASI filesystem, chunk
+	// bytes per write (all at once with os.WriteFile when chunk is 0),
+	// starting at offset seek, then grows it by truncate to grow bytes when
+	// grow is set.
+	pdk.Tool("bigwrite", func(_ context.Context, in struct {
+		Path  string `json:"path"`
+		Size  int64  `json:"size"`
+		Chunk int    `json:"chunk"`
+		Seek  int64  `json:"seek"`
+		Grow  int64  `json:"grow"`
+	}) (map[string]any, error) {
+		out := map[string]any{}
+		if in.Chunk == 0 {
+			err := os.WriteFile(in.Path, make([]byte, in.Size), 0o644)
+			out["written"], out["err"] = in.Size, errText(err)
+			if err != nil {
+				out["written"] = 0
+			}
+			return out, nil
+		}
+		f, err := os.Create(in.Path)
+		if err != nil {
+			return nil, err
+		}
+		defer f.Close()
+		if in.Seek > 0 {
+			if _, err := f.Seek(in.Seek, 0); err != nil {
+				return nil, err
+			}
+		}
+		buf := make([]byte, in.Chunk)
+		var total int64
+		for total < in.Size {
+			n, err := f.Write(buf)
+			total += int64(n)
+			if err != nil {
+				out["err"] = errText(err)
+				break
+			}
+		}
+		out["written"] = total
+		if in.Grow > 0 {
+			out["truncate_err"] = errText(f.Truncate(in.Grow))
+		}
+		return out, nil
+	})
+}
+
+func errText(err error) string {
+	if err == nil {
+		return ""
+	}
+	return err.Error()
 }
 
 func recurse(n int) int {
