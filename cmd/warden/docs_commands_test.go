@@ -102,3 +102,50 @@ func documentedCommandOK(t *testing.T, file, line string, whole bool) bool {
 	}
 	return true
 }
+
+// TestThreatModelCitesRealTests: every test the threat model names as the
+// proof of a protection exists. A renamed or deleted test would otherwise
+// leave a claim standing with nothing behind it.
+func TestThreatModelCitesRealTests(t *testing.T) {
+	doc, err := os.ReadFile("../../docs/threat-model.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defined := map[string]bool{}
+	decl := regexp.MustCompile(`(?m)^func ((?:Test|Fuzz|Benchmark)[A-Za-z0-9_]+)\(`)
+	err = filepath.WalkDir("../..", func(p string, d os.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.IsDir() && (d.Name() == ".git" || d.Name() == "node_modules") {
+			return filepath.SkipDir
+		}
+		if !strings.HasSuffix(p, "_test.go") {
+			return nil
+		}
+		b, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		for _, m := range decl.FindAllSubmatch(b, -1) {
+			defined[string(m[1])] = true
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cited := regexp.MustCompile("`((?:Test|Fuzz)[A-Za-z0-9_]+)`").FindAllSubmatch(doc, -1)
+	if len(cited) < 50 {
+		t.Fatalf("found only %d cited tests; the scan is broken", len(cited))
+	}
+	for _, m := range cited {
+		name := string(m[1])
+		if name == "TestReview" { // the prefix of the first review's tests
+			continue
+		}
+		if !defined[name] {
+			t.Errorf("docs/threat-model.md cites %s, which no test file defines", name)
+		}
+	}
+}
