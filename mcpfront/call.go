@@ -33,17 +33,17 @@ func (f *Front) handler(s *served) mcp.ToolHandler {
 func (f *Front) call(ctx context.Context, s *served, req *mcp.CallToolRequest) *mcp.CallToolResult {
 	args := req.Params.Arguments
 	if len(args) > f.cfg.MaxArgumentBytes {
-		return errorResult(hostapi.CodeTooLarge, fmt.Sprintf("the arguments are %d bytes; warden accepts at most %d bytes per call", len(args), f.cfg.MaxArgumentBytes))
+		return s.errorResult(hostapi.CodeTooLarge, fmt.Sprintf("the arguments are %d bytes; warden accepts at most %d bytes per call", len(args), f.cfg.MaxArgumentBytes))
 	}
 	if t := bytes.TrimSpace(args); len(t) == 0 || bytes.Equal(t, []byte("null")) {
 		args = json.RawMessage("{}")
 	}
 	v, err := jsonschema.UnmarshalJSON(bytes.NewReader(args))
 	if err != nil {
-		return errorResult(hostapi.CodeInvalidParams, "the arguments are not JSON: "+err.Error())
+		return s.errorResult(hostapi.CodeInvalidParams, "the arguments are not JSON: "+err.Error())
 	}
 	if err := s.input.Validate(v); err != nil {
-		return errorResult(hostapi.CodeInvalidParams, "the arguments do not match the tool's input schema: "+schemaError(err))
+		return s.errorResult(hostapi.CodeInvalidParams, "the arguments do not match the tool's input schema: "+schemaError(err))
 	}
 
 	c := &confirmer{f: f, session: req.Session, plugin: s.plugin}
@@ -60,7 +60,7 @@ func (f *Front) call(ctx context.Context, s *served, req *mcp.CallToolRequest) *
 		if hint := c.hint(); hint != "" && (he.Code == hostapi.CodeDenied || he.Code == hostapi.CodeDeclined) {
 			msg += ". " + hint
 		}
-		return errorResult(he.Code, msg)
+		return s.errorResult(he.Code, msg)
 	}
 	if len(bytes.TrimSpace(out)) == 0 {
 		out = json.RawMessage("null")
@@ -77,27 +77,41 @@ func (f *Front) call(ctx context.Context, s *served, req *mcp.CallToolRequest) *
 		// Host that does not, with the host's code.
 		ov, err := jsonschema.UnmarshalJSON(bytes.NewReader(out))
 		if err != nil {
-			return errorResult(host.CodeInvalidOutput, "the plugin's output is not JSON")
+			return s.errorResult(host.CodeInvalidOutput, "the plugin's output is not JSON")
 		}
 		if _, isObj := ov.(map[string]any); !isObj {
-			return errorResult(host.CodeInvalidOutput, "the plugin's output is not a JSON object, but its manifest declares an output schema")
+			return s.errorResult(host.CodeInvalidOutput, "the plugin's output is not a JSON object, but its manifest declares an output schema")
 		}
 		if err := s.output.Validate(ov); err != nil {
-			return errorResult(host.CodeInvalidOutput, "the plugin's output does not match its declared output schema: "+schemaError(err))
+			return s.errorResult(host.CodeInvalidOutput, "the plugin's output does not match its declared output schema: "+schemaError(err))
 		}
 		res.StructuredContent = out
 	}
 	return res
 }
 
-// errorResult is an isError result: text "CODE: message" for the model and
-// {code, message} as structured content for programs.
-func errorResult(code hostapi.Code, msg string) *mcp.CallToolResult {
-	return &mcp.CallToolResult{
-		IsError:           true,
-		Content:           []mcp.Content{&mcp.TextContent{Text: string(code) + ": " + msg}},
-		StructuredContent: map[string]string{"code": string(code), "message": msg},
+// ErrorMetaKey is the _meta key under which every error result carries
+// {"code", "message"} for programs.
+const ErrorMetaKey = "warden/error"
+
+// errorResult is an isError result: text "CODE: message" for the model, and
+// {code, message} for programs in _meta (ErrorMetaKey) and, for a tool with
+// no output schema, as structured content too. A tool that declares an
+// output schema gets no structured content on an error: the spec requires
+// structured content to conform to the schema, and clients check it (the
+// TypeScript SDK's callTool throws on a mismatch, hiding warden's message
+// behind a schema error).
+func (s *served) errorResult(code hostapi.Code, msg string) *mcp.CallToolResult {
+	e := map[string]string{"code": string(code), "message": msg}
+	res := &mcp.CallToolResult{
+		IsError: true,
+		Content: []mcp.Content{&mcp.TextContent{Text: string(code) + ": " + msg}},
 	}
+	res.Meta = mcp.Meta{ErrorMetaKey: e}
+	if s.output == nil {
+		res.StructuredContent = e
+	}
+	return res
 }
 
 // schemaError condenses a validation error to one line.
@@ -142,21 +156,45 @@ func (f *Front) logFunc(ctx context.Context, ss *mcp.ServerSession, plugin strin
 					dropped, f.cfg.LogRate, f.cfg.LogBurst)},
 			})
 		}
-		level := mcp.LoggingLevel("info")
-		switch stream {
-		case "stderr", "warn", "warning":
-			level = "warning"
-		case "error":
-			level = "error"
-		case "debug":
-			level = "debug"
-		}
+		level := logLevel(stream, line)
 		_ = ss.Log(ctx, &mcp.LoggingMessageParams{
 			Level:  level,
 			Logger: plugin,
 			Data:   map[string]string{"stream": stream, "line": cutLine(line, f.cfg.MaxLogLine)},
 		})
 	}
+}
+
+// logLevel maps a plugin's log line to an MCP logging level. Lines of stream
+// "log" (the plugin's log.write) carry their level as a prefix,
+// "LEVEL: message" (host.Config.Log), which a client filters on with
+// logging/setLevel: mapping them all to info, as warden once did, made
+// `setLevel warning` drop a plugin's errors. stderr is a warning, stdout info.
+func logLevel(stream, line string) mcp.LoggingLevel {
+	switch stream {
+	case "stderr":
+		return "warning"
+	case "log":
+		lvl, _, _ := strings.Cut(line, ":")
+		switch lvl {
+		case "debug":
+			return "debug"
+		case "warn":
+			return "warning"
+		case "error":
+			return "error"
+		}
+		// slog levels between the named ones print as "info+2", "error+4"…
+		switch {
+		case strings.HasPrefix(lvl, "error"):
+			return "error"
+		case strings.HasPrefix(lvl, "warn"):
+			return "warning"
+		case strings.HasPrefix(lvl, "debug"):
+			return "debug"
+		}
+	}
+	return "info"
 }
 
 // progress sends notifications/progress every ProgressAfter while the call

@@ -160,6 +160,8 @@ func newEnv(t *testing.T, cfg Config) *env {
 		"logs": func(_ context.Context, _ json.RawMessage, call Call) (json.RawMessage, error) {
 			call.Log("stdout", "first line")
 			call.Log("stderr", "second line")
+			call.Log("log", "error: third line") // log.write at slog's error level
+			call.Log("log", "debug: fourth line")
 			return json.RawMessage(`{}`), nil
 		},
 	})

@@ -426,7 +426,9 @@ func (f *Front) ServeStdio(ctx context.Context, in io.ReadCloser, out io.WriteCl
 	// clear too_large result rather than a dropped connection.
 	max := 4*f.cfg.MaxArgumentBytes + 64<<10
 	w := &lockedWriter{w: out}
-	t := &mcp.IOTransport{Reader: newLineFilter(in, w, max), Writer: w, MaxLineLength: max + 1}
+	lf := newLineFilter(in, w, max)
+	lf.track = w
+	t := &mcp.IOTransport{Reader: lf, Writer: w, MaxLineLength: max + 1}
 	err := f.server.Run(ctx, t)
 	if errors.Is(err, io.EOF) || errors.Is(err, context.Canceled) {
 		return nil

@@ -107,12 +107,39 @@ func wantErrorCode(t *testing.T, r *mcp.CallToolResult, code hostapi.Code) strin
 	if !strings.HasPrefix(txt, string(code)+": ") {
 		t.Fatalf("text %q does not start with %s", txt, code)
 	}
-	sc, _ := json.Marshal(r.StructuredContent)
+	meta, _ := json.Marshal(r.Meta[ErrorMetaKey])
 	var s struct{ Code, Message string }
-	if err := json.Unmarshal(sc, &s); err != nil || s.Code != string(code) || s.Message == "" {
-		t.Fatalf("structured error %s", sc)
+	if err := json.Unmarshal(meta, &s); err != nil || s.Code != string(code) || s.Message == "" {
+		t.Fatalf("_meta %s: %s", ErrorMetaKey, meta)
+	}
+	if r.StructuredContent != nil {
+		sc, _ := json.Marshal(r.StructuredContent)
+		var s struct{ Code, Message string }
+		if err := json.Unmarshal(sc, &s); err != nil || s.Code != string(code) || s.Message == "" {
+			t.Fatalf("structured error %s", sc)
+		}
 	}
 	return txt
+}
+
+// TestErrorResultsConformToOutputSchema: an error result of a tool that
+// declares an output schema carries no structured content (which would not
+// conform to the schema, and which clients validate); the code is in _meta.
+// A tool without an output schema keeps {code, message} as structured
+// content too.
+func TestErrorResultsConformToOutputSchema(t *testing.T) {
+	e := newEnv(t, Config{})
+	cs := e.connect(t, nil)
+	r := call(t, cs, "echo__echo", map[string]any{})
+	wantErrorCode(t, r, hostapi.CodeInvalidParams)
+	if r.StructuredContent != nil {
+		t.Fatalf("error result of a tool with an output schema carries structured content %v", r.StructuredContent)
+	}
+	r = call(t, cs, "echo__write", []int{1})
+	wantErrorCode(t, r, hostapi.CodeInvalidParams)
+	if r.StructuredContent == nil {
+		t.Fatal("error result of a tool without an output schema lost its structured content")
+	}
 }
 
 func TestBadCalls(t *testing.T) {
@@ -260,13 +287,50 @@ func TestProgressAndLogs(t *testing.T) {
 		t.Fatal(err)
 	}
 	call(t, cs, "echo__logs", nil)
-	l1, l2 := <-logs, <-logs
-	if l1.Logger != "echo" || l1.Level != "info" || l2.Level != "warning" {
-		t.Errorf("log notifications %+v %+v", l1, l2)
+	l1, l2, l3, l4 := <-logs, <-logs, <-logs, <-logs
+	if l1.Logger != "echo" || l1.Level != "info" || l2.Level != "warning" || l3.Level != "error" || l4.Level != "debug" {
+		t.Errorf("log notifications %+v %+v %+v %+v", l1, l2, l3, l4)
 	}
 	d, _ := json.Marshal(l1.Data)
 	if !strings.Contains(string(d), "first line") {
 		t.Errorf("log data %s", d)
+	}
+}
+
+// TestLogLevelFilter: a client that asks for warnings and worse gets the
+// plugin's stderr and its log.write errors, not its info and debug lines
+// (every line was info once, so `setLevel warning` dropped plugin errors).
+func TestLogLevelFilter(t *testing.T) {
+	e := newEnv(t, Config{})
+	logs := make(chan *mcp.LoggingMessageParams, 8)
+	cs := e.connect(t, &mcp.ClientOptions{
+		LoggingMessageHandler: func(_ context.Context, r *mcp.LoggingMessageRequest) { logs <- r.Params },
+	})
+	if err := cs.SetLoggingLevel(context.Background(), &mcp.SetLoggingLevelParams{Level: "warning"}); err != nil {
+		t.Fatal(err)
+	}
+	call(t, cs, "echo__logs", nil)
+	// A second call's lines mark the end of the first's: notifications of
+	// one session arrive in order.
+	call(t, cs, "echo__logs", nil)
+	var got []string
+	for len(got) < 4 {
+		select {
+		case l := <-logs:
+			d, _ := json.Marshal(l.Data)
+			got = append(got, string(l.Level)+" "+string(d))
+		case <-time.After(time.Minute): // a hang detector, not a timing assertion
+			t.Fatalf("notifications at level warning: %q, want 4 (2 stderr, 2 errors)", got)
+		}
+	}
+	want := []string{"warning", "error", "warning", "error"}
+	for i, g := range got {
+		if !strings.HasPrefix(g, want[i]+" ") {
+			t.Fatalf("notifications at level warning: %q, want levels %v", got, want)
+		}
+	}
+	if !strings.Contains(got[1], "third line") {
+		t.Fatalf("the error line: %s", got[1])
 	}
 }
 

@@ -58,7 +58,9 @@ func FuzzLineFilter(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, in []byte) {
 		var out bytes.Buffer
-		lf := newLineFilter(io.NopCloser(bytes.NewReader(in)), nopCloser{&out}, 128)
+		w := &lockedWriter{w: nopCloser{&out}}
+		lf := newLineFilter(io.NopCloser(bytes.NewReader(in)), w, 128)
+		lf.track = w
 		passed, err := io.ReadAll(lf)
 		if err != nil {
 			t.Fatal(err)
@@ -83,6 +85,45 @@ func FuzzLineFilter(f *testing.F) {
 			if err := json.Unmarshal(sc.Bytes(), &m); err != nil || m.JSONRPC != "2.0" || (m.Error.Code != -32700 && m.Error.Code != -32600) {
 				t.Fatalf("bad error response %q", sc.Bytes())
 			}
+		}
+	})
+}
+
+// FuzzResponseID: on any bytes the early-stopping id reader never panics
+// and never takes a request for a response; on every response as the SDK
+// writes one (jsonrpc, id, then result or error) it finds the id a full
+// decode finds.
+func FuzzResponseID(f *testing.F) {
+	f.Add([]byte(`{"jsonrpc":"2.0","id":1,"method":"ping"}`), "a\u0062", int64(7), true, []byte(`{}`))
+	f.Add([]byte(`[1]`), "", int64(-3), false, []byte(`{"content":[{"type":"text","text":"x"}]}`))
+	f.Fuzz(func(t *testing.T, raw []byte, sid string, nid int64, useString bool, result []byte) {
+		if _, ok := responseID(raw); ok {
+			var m struct {
+				Method *string `json:"method"`
+			}
+			if json.Unmarshal(raw, &m) == nil && m.Method != nil {
+				t.Fatalf("responseID took a request for a response: %q", raw)
+			}
+		}
+		var id any = nid
+		if useString {
+			id = sid
+		}
+		if !json.Valid(result) {
+			result = []byte(`{}`)
+		}
+		msg, err := json.Marshal(struct {
+			JSONRPC string          `json:"jsonrpc"`
+			ID      any             `json:"id"`
+			Result  json.RawMessage `json:"result"`
+		}{"2.0", id, result})
+		if err != nil {
+			return
+		}
+		idb, _ := json.Marshal(id)
+		want, _ := idKey(idb)
+		if got, ok := responseID(msg); !ok || got != want {
+			t.Fatalf("responseID(%s) = %q, %v; want %q", msg, got, ok, want)
 		}
 	})
 }

@@ -20,15 +20,131 @@ import (
 
 // lockedWriter serialises whole-message writes from the SDK and the filter.
 // The SDK writes each message and its newline in one Write call.
+//
+// It also withholds the response to a request the client cancelled: MCP
+// says the receiver of notifications/cancelled should not respond, but the
+// SDK answers every request whose handler returns, and a cancelled tools/call
+// returns at once with "cancelled". The line filter tells it which requests
+// are in flight and which of those the client cancelled; the response with
+// a cancelled id is dropped, once. A cancellation of a request already
+// answered (or never made) is ignored, so that a client reusing an id after
+// its response never loses the new response.
 type lockedWriter struct {
-	mu sync.Mutex
-	w  io.WriteCloser
+	mu       sync.Mutex
+	w        io.WriteCloser
+	inflight map[string]bool // request ids (idKey) not yet answered; true once cancelled
 }
 
 func (l *lockedWriter) Write(p []byte) (int, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	if len(l.inflight) > 0 {
+		if id, ok := responseID(p); ok {
+			cancelled, known := l.inflight[id]
+			delete(l.inflight, id)
+			if known && cancelled {
+				return len(p), nil
+			}
+		}
+	}
 	return l.w.Write(p)
+}
+
+// begin records that request id is in flight.
+func (l *lockedWriter) begin(id json.RawMessage) {
+	key, ok := idKey(id)
+	if !ok {
+		return
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.inflight == nil {
+		l.inflight = map[string]bool{}
+	}
+	// A client that sends requests without end cannot grow this without
+	// bound; past it, a cancelled call may still get its response.
+	if len(l.inflight) >= maxInflight {
+		clear(l.inflight)
+	}
+	l.inflight[key] = false
+}
+
+// cancel records that the client cancelled request id, if it is in flight.
+func (l *lockedWriter) cancel(id json.RawMessage) {
+	key, ok := idKey(id)
+	if !ok {
+		return
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if _, ok := l.inflight[key]; ok {
+		l.inflight[key] = true
+	}
+}
+
+// maxInflight bounds the request ids remembered as in flight.
+const maxInflight = 1 << 16
+
+// responseID returns the id of a JSON-RPC response message, reading only as
+// far as the member that shows it is a response ("result" or "error"): the
+// SDK writes "id" before them, so a large result is not parsed.
+func responseID(msg []byte) (string, bool) {
+	dec := json.NewDecoder(bytes.NewReader(msg))
+	if t, err := dec.Token(); err != nil || t != json.Delim('{') {
+		return "", false
+	}
+	var id json.RawMessage
+	for dec.More() {
+		t, err := dec.Token()
+		if err != nil {
+			return "", false
+		}
+		switch t {
+		case "method":
+			return "", false
+		case "result", "error":
+			if id == nil {
+				return "", false
+			}
+			return idKey(id)
+		case "id":
+			if dec.Decode(&id) != nil {
+				return "", false
+			}
+			continue
+		}
+		var skip json.RawMessage
+		if dec.Decode(&skip) != nil {
+			return "", false
+		}
+	}
+	return "", false
+}
+
+// idKey is the comparable form of a request id: a string's JSON, or an
+// integer's decimal digits.
+func idKey(id json.RawMessage) (string, bool) {
+	id = bytes.TrimSpace(id)
+	if len(id) == 0 {
+		return "", false
+	}
+	if id[0] == '"' {
+		var s string
+		if json.Unmarshal(id, &s) != nil {
+			return "", false
+		}
+		b, _ := json.Marshal(s)
+		return string(b), true
+	}
+	var n json.Number
+	if json.Unmarshal(id, &n) != nil {
+		return "", false
+	}
+	i, err := n.Int64()
+	if err != nil {
+		return "", false
+	}
+	return fmt.Sprint(i), true
 }
 
 func (l *lockedWriter) Close() error { return l.w.Close() }
@@ -41,6 +157,9 @@ type lineFilter struct {
 	out    io.Writer
 	max    int
 	buf    []byte
+	// track, when set, learns which requests are in flight and which the
+	// client cancels.
+	track *lockedWriter
 }
 
 func newLineFilter(in io.ReadCloser, out io.Writer, max int) *lineFilter {
@@ -113,9 +232,28 @@ func (l *lineFilter) check(msg []byte) bool {
 		l.reply(nil, -32600, "Invalid Request: a JSON-RPC message is a JSON object")
 		return false
 	}
-	if _, err := jsonrpc.DecodeMessage(msg); err != nil {
+	dm, err := jsonrpc.DecodeMessage(msg)
+	if err != nil {
 		l.reply(echoID(msg), -32600, `Invalid Request: a JSON-RPC 2.0 message needs "jsonrpc":"2.0", an id that is a string, a number or null, and a method (a string), or a result or error`)
 		return false
+	}
+	if req, ok := dm.(*jsonrpc.Request); ok && l.track != nil {
+		switch {
+		case req.IsCall():
+			var m struct {
+				ID json.RawMessage `json:"id"`
+			}
+			if json.Unmarshal(msg, &m) == nil {
+				l.track.begin(m.ID)
+			}
+		case req.Method == "notifications/cancelled":
+			var p struct {
+				RequestID json.RawMessage `json:"requestId"`
+			}
+			if json.Unmarshal(req.Params, &p) == nil {
+				l.track.cancel(p.RequestID)
+			}
+		}
 	}
 	return true
 }
