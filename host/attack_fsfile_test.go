@@ -153,8 +153,8 @@ func TestAttackGuestOpenReadWrite(t *testing.T) {
 		name, path, by string
 		flags          []string
 	}{
-		{"write-only grant", report, "gate", []string{"rdwr"}},
-		{"write-only grant, create", report, "gate", []string{"rdwr", "create"}},
+		{"write-only grant", report, "default", []string{"rdwr"}}, // no capability, and no grant for read
+		{"write-only grant, create", report, "default", []string{"rdwr", "create"}},
 		{"deny read", salaries, "rule:hr-no-read", []string{"rdwr"}},
 		{"deny read, append", salaries, "rule:hr-no-read", []string{"rdwr", "append"}},
 	} {

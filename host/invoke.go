@@ -46,6 +46,30 @@ type InvokeOption func(*invokeOptions)
 type invokeOptions struct {
 	confirmer hostapi.Confirmer
 	log       func(stream, line string)
+	refused   func(Refusal)
+}
+
+// Refusal is one host call of an invocation that the gate refused: what was
+// asked and what decided it, as the call's audit event records it. A plugin
+// may handle a refusal itself and still succeed; the person should still
+// learn what was refused and how it could be allowed.
+type Refusal struct {
+	Method   string // the host method (fs.read, fs.open, capability.request…)
+	Resource string // the resource name, e.g. filesystem:/home/u/a.txt
+	Access   string // the action or actions decided (detail.access when several)
+	Code     hostapi.Code
+	// Decision is the policy's or the gate's: By names the rule
+	// ("rule:ID", "default", "manifest", "always_ask:net", "grant:N",
+	// "gate", "budget"), Answer is the person's for an ask.
+	Decision audit.Decision
+	Message  string
+}
+
+// WithRefusals calls fn for each host call of this invocation the gate
+// refuses, as it is recorded. fn runs on the goroutine making the host call;
+// it must not block.
+func WithRefusals(fn func(Refusal)) InvokeOption {
+	return func(o *invokeOptions) { o.refused = fn }
 }
 
 // WithConfirmer asks c instead of the host's Confirmer when the policy says
@@ -98,12 +122,12 @@ func (h *Host) Invoke(ctx context.Context, plugin, tool string, input json.RawMe
 	}
 	if err == nil {
 		in.mu.Lock()
-		in.log, in.events = o.log, nil
+		in.log, in.refused, in.events = o.log, o.refused, nil
 		in.mu.Unlock()
 		budget = h.gate.NewBudget(in.inst.Caller(), lp.quota, h.meter(lp.rec.ID))
 		out, err = in.inst.Invoke(hostapi.WithBudget(ctx, budget), tool, input)
 		in.mu.Lock()
-		in.log = nil
+		in.log, in.refused = nil, nil
 		in.mu.Unlock()
 		events = in.takeEvents()
 		lp.put(in)

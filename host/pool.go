@@ -18,6 +18,7 @@ import (
 
 	"github.com/santhosh-tekuri/jsonschema/v6"
 
+	"github.com/wardenproject/warden/audit"
 	"github.com/wardenproject/warden/capability"
 	"github.com/wardenproject/warden/hostapi"
 	"github.com/wardenproject/warden/manifest"
@@ -56,15 +57,24 @@ type instance struct {
 	gen     uint64
 	expires time.Time // the earliest expiry of its tokens
 
-	mu     sync.Mutex
-	events []uint64
-	log    func(stream, line string) // the current call's sink
+	mu      sync.Mutex
+	events  []uint64
+	log     func(stream, line string) // the current call's sink
+	refused func(Refusal)             // the current call's refusal sink
 }
 
-func (in *instance) addEvent(idx uint64) {
+func (in *instance) addEvent(idx uint64, ev *audit.Event) {
 	in.mu.Lock()
 	in.events = append(in.events, idx)
+	refused := in.refused
 	in.mu.Unlock()
+	if refused != nil && ev.Outcome == audit.OutcomeError && (ev.Decision.Effect == audit.EffectDeny || ev.Decision.Answer == audit.EffectDeny) {
+		r := Refusal{Method: ev.Action, Resource: ev.Resource, Access: ev.Detail["access"], Decision: ev.Decision}
+		if ev.Error != nil {
+			r.Code, r.Message = hostapi.Code(ev.Error.Code), ev.Error.Message
+		}
+		refused(r)
+	}
 }
 
 func (in *instance) takeEvents() []uint64 {

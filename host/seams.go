@@ -22,7 +22,7 @@ type eventTap struct{ h *Host }
 func (t eventTap) Enqueue(ev *audit.Event) (uint64, error) {
 	idx, err := t.h.ledger.Enqueue(ev)
 	if err == nil {
-		t.h.attribute(ev.Instance, idx)
+		t.h.attribute(ev, idx)
 	}
 	return idx, err
 }
@@ -32,19 +32,19 @@ func (t eventTap) Append(ctx context.Context, ev *audit.Event) (uint64, error) {
 	if err != nil {
 		return 0, err
 	}
-	t.h.attribute(ev.Instance, idx)
+	t.h.attribute(ev, idx)
 	// Durable before returning: the same wait Ledger.Append does.
 	return idx, t.h.ledger.Sync(ctx)
 }
 
 func (t eventTap) Sync(ctx context.Context) error { return t.h.ledger.Sync(ctx) }
 
-func (h *Host) attribute(instanceID string, idx uint64) {
-	if instanceID == "" {
+func (h *Host) attribute(ev *audit.Event, idx uint64) {
+	if ev.Instance == "" {
 		return
 	}
-	if v, ok := h.instances.Load(instanceID); ok {
-		v.(*instance).addEvent(idx)
+	if v, ok := h.instances.Load(ev.Instance); ok {
+		v.(*instance).addEvent(idx, ev)
 	}
 }
 

@@ -28,6 +28,12 @@ type ConfirmRequest struct {
 	// Reason is the guest's stated reason (capability.request) or the
 	// policy's reason for asking.
 	Reason string
+	// By names what made the policy ask: "always_ask:CATEGORY" (a category
+	// that always needs a person, which no grant lifts) or "rule:ID" (an
+	// enterprise rule that asks), "" when the request did not come from a
+	// policy decision. It lets a client tell the person what would change
+	// the question, if anything.
+	By string
 	// Preview shows the data involved: the first bytes of a write, the
 	// requested lifetime of a capability. Size is the whole data's size in
 	// bytes, -1 when there is none.

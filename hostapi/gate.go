@@ -253,6 +253,9 @@ func (c *call) authorize(token string) *Error {
 			if token != "" {
 				c.ev.CapHash = capability.TokenHash(token)
 			}
+			if herr.Code == CodeDenied {
+				return c.refuseUncovered(herr, a)
+			}
 			return c.refuse(herr, "gate", "no capability covers the call")
 		}
 		c.caps[i] = capa
@@ -353,7 +356,7 @@ func (c *call) decide(a *Access) *Error {
 		return nil
 	case policy.Ask:
 		req := ConfirmRequest{Plugin: cl.Plugin, Version: cl.Version, Publisher: cl.Publisher, Instance: cl.Instance,
-			Method: c.name, Resource: a.Name, Action: a.Action, Reason: d.Reason, Size: -1}
+			Method: c.name, Resource: a.Name, Action: a.Action, Reason: d.Reason, By: d.By, Size: -1}
 		if c.m != nil && c.m.preview != nil {
 			req.Preview, req.Size = c.m.preview(&c.args)
 		}
@@ -398,7 +401,7 @@ func (c *call) decideResolved(a *Access, real string) *Error {
 	case policy.Ask:
 		c.ev.Decision = audit.Decision{Effect: string(d.Effect), By: d.By, Reason: d.Reason}
 		req := ConfirmRequest{Plugin: cl.Plugin, Version: cl.Version, Publisher: cl.Publisher, Instance: cl.Instance,
-			Method: c.name, Resource: real, Requested: a.Name, Action: a.Action, Reason: d.Reason, Size: -1}
+			Method: c.name, Resource: real, Requested: a.Name, Action: a.Action, Reason: d.Reason, By: d.By, Size: -1}
 		if c.m != nil && c.m.preview != nil {
 			req.Preview, req.Size = c.m.preview(&c.args)
 		}
@@ -420,6 +423,26 @@ func (c *call) decideResolved(a *Access, real string) *Error {
 		return Errorf(code, "%s: %s resolves through a symlink to a path where the policy does not allow %s (%s); where it leads is not shown",
 			c.name, Sanitize(a.Path, 512), a.Action, d.By)
 	}
+}
+
+// refuseUncovered records a call no capability of the caller covers. The
+// refusal stands whatever the policy says, but the policy is asked what it
+// would decide so that the record (and the person reading the refusal)
+// learns why there is no capability: the manifest does not declare it, an
+// enterprise rule denies it, or no grant allows it. When the policy would
+// allow or ask, the plugin simply holds no capability for it yet (it must
+// request one), and the gate's own reason stands.
+func (c *call) refuseUncovered(herr *Error, a *Access) *Error {
+	cl := c.caller
+	d := c.g.cfg.Policy.Decide(policy.Request{
+		Publisher: cl.Publisher, PublisherKeyID: cl.PublisherKeyID, Plugin: cl.Plugin, Manifest: cl.Manifest,
+		Resource: a.Name, Action: a.Action, Now: c.start,
+	})
+	if d.Effect != policy.Deny {
+		return c.refuse(herr, "gate", "no capability covers the call")
+	}
+	c.ev.Decision = audit.Decision{Effect: audit.EffectDeny, By: d.By, Reason: d.Reason}
+	return c.refuseDecided(herr)
 }
 
 // refuse records a call refused before the policy was asked.

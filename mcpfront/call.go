@@ -47,7 +47,7 @@ func (f *Front) call(ctx context.Context, s *served, req *mcp.CallToolRequest) *
 	}
 
 	c := &confirmer{f: f, session: req.Session, plugin: s.plugin}
-	call := Call{Confirmer: c, Log: f.logFunc(ctx, req.Session, s.plugin)}
+	call := Call{Confirmer: c, Log: f.logFunc(ctx, req.Session, s.plugin), Refused: c.refusedByGate}
 	stopProgress := f.progress(ctx, req)
 	out, err := f.cfg.Host.Invoke(ctx, s.plugin, s.tool, args, call)
 	stopProgress()
@@ -57,8 +57,8 @@ func (f *Front) call(ctx context.Context, s *served, req *mcp.CallToolRequest) *
 			he = &hostapi.Error{Code: hostapi.CodeInternal, Message: err.Error()}
 		}
 		msg := he.Message
-		if hint := c.hint(); hint != "" && (he.Code == hostapi.CodeDenied || he.Code == hostapi.CodeDeclined) {
-			msg += ". " + hint
+		if hint := c.hint(); hint != "" && (he.Code == hostapi.CodeDenied || he.Code == hostapi.CodeDeclined || he.Code == hostapi.CodeNotDeclared || c.refusedAny()) {
+			msg = strings.TrimSuffix(msg, ".") + ". " + hint
 		}
 		return s.errorResult(he.Code, msg)
 	}

@@ -18,6 +18,7 @@ import (
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 	"github.com/santhosh-tekuri/jsonschema/v6"
 
+	"github.com/wardenproject/warden/host"
 	"github.com/wardenproject/warden/hostapi"
 	"github.com/wardenproject/warden/manifest"
 )
@@ -52,6 +53,9 @@ type Call struct {
 	// Log receives the plugin's log lines (stream "stdout", "stderr" or a
 	// level the host chooses).
 	Log func(stream, line string)
+	// Refused learns each host call of the invocation the gate refused,
+	// with what decided it (host.WithRefusals).
+	Refused func(host.Refusal)
 }
 
 // Defaults for a zero Config field.

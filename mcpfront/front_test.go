@@ -13,6 +13,8 @@ import (
 
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 
+	"github.com/wardenproject/warden/audit"
+	"github.com/wardenproject/warden/host"
 	"github.com/wardenproject/warden/hostapi"
 	"github.com/wardenproject/warden/manifest"
 )
@@ -176,7 +178,10 @@ func TestHostErrorKeepsCode(t *testing.T) {
 	e := newEnv(t, Config{})
 	e.host.add(Plugin{Name: "bad", State: "active", Manifest: &manifest.Manifest{Name: "bad", Tools: []manifest.Tool{{Name: "t", InputSchema: json.RawMessage(`{"type":"object"}`)}, {Name: "u"}}}},
 		map[string]toolFunc{
-			"t": func(context.Context, json.RawMessage, Call) (json.RawMessage, error) {
+			"t": func(_ context.Context, _ json.RawMessage, c Call) (json.RawMessage, error) {
+				// What the gate reports when no grant covers a call.
+				c.Refused(host.Refusal{Method: "net.fetch", Resource: "net:https://x.example/", Access: "get", Code: hostapi.CodeDenied,
+					Decision: audit.Decision{Effect: audit.EffectDeny, By: "default", Reason: "no grant"}})
 				return nil, hostapi.Errorf(hostapi.CodeDenied, "the policy denies net:https://x.example/")
 			},
 			"u": func(context.Context, json.RawMessage, Call) (json.RawMessage, error) { return nil, errors.New("boom") },
@@ -186,7 +191,7 @@ func TestHostErrorKeepsCode(t *testing.T) {
 	}
 	cs := e.connect(t, nil)
 	txt := wantErrorCode(t, call(t, cs, "bad__t", nil), hostapi.CodeDenied)
-	if !strings.Contains(txt, "warden grant bad RESOURCE ACTIONS") {
+	if !strings.Contains(txt, "warden grant bad net:https://x.example/ get") {
 		t.Errorf("denial does not say how to grant: %q", txt)
 	}
 	wantErrorCode(t, call(t, cs, "bad__u", nil), hostapi.CodeInternal) // no input schema: {"type":"object"}

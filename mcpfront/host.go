@@ -32,6 +32,9 @@ func (a hostAdapter) Invoke(ctx context.Context, plugin, tool string, input json
 	if call.Log != nil {
 		opts = append(opts, host.WithLog(call.Log))
 	}
+	if call.Refused != nil {
+		opts = append(opts, host.WithRefusals(call.Refused))
+	}
 	res, err := a.h.Invoke(ctx, plugin, tool, input, opts...)
 	if err != nil {
 		return nil, err

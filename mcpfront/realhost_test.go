@@ -350,9 +350,77 @@ func TestRealHostElicitation(t *testing.T) {
 			if tc.answer != nil && (len(asked) != 1 || !strings.Contains(asked[0], "read filesystem:"+file)) {
 				t.Errorf("asked %q", asked)
 			}
-			if tc.name != "accept" && !strings.Contains(got, "warden grant g filesystem:"+file+" read") {
-				t.Errorf("the refusal does not say how to grant: %q", got)
+			// A policy rule asks: a grant would not lift it, so the advice
+			// is to answer when asked, and that only an administrator can
+			// change the rule — never a grant command (issue 13).
+			if tc.name != "accept" && (!strings.Contains(got, "enterprise policy rule:ask-reads asks") ||
+				!strings.Contains(got, "only an administrator") || strings.Contains(got, "warden grant")) {
+				t.Errorf("the refusal does not say what decided it and what would change it: %q", got)
 			}
 		})
+	}
+}
+
+// TestRealHostRefusalAdvice: a refusal says what decided it and the one
+// thing that would change it. No grant: the grant command with the real
+// resource and action. Outside the manifest: that nothing can grant it. An
+// enterprise deny rule: that only an administrator can change it. The
+// plugin handles each refusal itself (os.ReadFile fails), so the advice
+// rides on a successful result.
+func TestRealHostRefusalAdvice(t *testing.T) {
+	data, err := filepath.EvalSymlinks(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range []string{"granted", "ungranted", "secret"} {
+		if err := os.MkdirAll(filepath.Join(data, d), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(data, d, "f.txt"), []byte(d), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	outside := filepath.Join(t.TempDir(), "f.txt")
+	if err := os.WriteFile(outside, []byte("x"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	pol := filepath.Join(t.TempDir(), "policy.yaml")
+	if err := os.WriteFile(pol, []byte("version: 1\nrules:\n  - id: no-secrets\n    effect: deny\n    resource: filesystem:"+filepath.Join(data, "secret")+"/**\n    actions: [read]\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	home := filepath.Join(t.TempDir(), "home")
+	shareCacheSecret(t, home)
+	h, err := host.New(context.Background(), host.Config{Home: home, PolicyPath: pol,
+		CacheDir: filepath.Join(testDir, "cache"), RefreshInterval: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer h.Close()
+	if _, err := h.Install(context.Background(), guestPlugin(t, data), host.InstallOptions{
+		Grants: []host.Grant{{Resource: "filesystem:" + filepath.Join(data, "granted"), Actions: []string{"read"}}}}); err != nil {
+		t.Fatal(err)
+	}
+	e := &env{front: realFront(t, h)}
+	cs := e.connect(t, nil)
+	for _, tc := range []struct {
+		path        string
+		want, wantN []string
+	}{
+		{filepath.Join(data, "granted", "f.txt"), []string{`"data":"granted"`}, []string{"warden:"}},
+		{filepath.Join(data, "ungranted", "f.txt"), []string{"no grant allows it", "warden grant g filesystem:" + filepath.Join(data, "ungranted", "f.txt") + " read"}, nil},
+		{outside, []string{"outside g's manifest", "nothing outside a manifest can be granted"}, []string{"warden grant"}},
+		{filepath.Join(data, "secret", "f.txt"), []string{"enterprise policy rule:no-secrets", "only an administrator"}, []string{"warden grant"}},
+	} {
+		got := text(t, call(t, cs, "g__readfile", map[string]any{"path": tc.path}))
+		for _, w := range tc.want {
+			if !strings.Contains(got, w) {
+				t.Errorf("read %s: %q lacks %q", tc.path, got, w)
+			}
+		}
+		for _, w := range tc.wantN {
+			if strings.Contains(got, w) {
+				t.Errorf("read %s: %q should not say %q", tc.path, got, w)
+			}
+		}
 	}
 }
