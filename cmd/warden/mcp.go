@@ -150,57 +150,92 @@ func (a *app) serveMCPHTTP(ctx context.Context, front *mcpfront.Front, homeDir, 
 	}
 }
 
-// mcpConfigWhere says, per client, where its snippet goes.
-var mcpConfigWhere = map[string]string{
-	"claude-desktop": `add "warden" to the "mcpServers" of claude_desktop_config.json (Claude Desktop: Settings, Developer, Edit Config), then restart Claude Desktop`,
-	"cursor":         `add "warden" to the "mcpServers" of ~/.cursor/mcp.json (or .cursor/mcp.json in a project), then reload Cursor`,
-	"claude-code":    `run that command in a shell; 'claude mcp list' then shows warden`,
-}
-
 func mcpConfigCmd(a *app) *cobra.Command {
-	var client string
+	var client, httpAddr string
+	clients := strings.Join(mcpfront.Clients, ", ")
 	cmd := &cobra.Command{
-		Use:   "config --client claude-desktop|claude-code|cursor",
+		Use:   "config --client NAME [--http HOST:PORT]",
 		Short: "Print how to register warden with an MCP client",
-		Long: `config prints what to add to an MCP client so that it starts 'warden mcp'
-with this binary's absolute path and the current --home:
+		Long: `config prints what to add to an MCP client, in the format that client
+documents, so that it starts 'warden mcp' with this binary's absolute path and
+the current --home:
   claude-desktop  JSON for claude_desktop_config.json
+  claude-code     the 'claude mcp add --scope user' command to run
   cursor          JSON for ~/.cursor/mcp.json
-  claude-code     the 'claude mcp add' command to run`,
-		Args: cobra.NoArgs,
+  vscode          JSON for VS Code's mcp.json ("servers", type stdio)
+  windsurf        JSON for ~/.codeium/windsurf/mcp_config.json
+  zed             JSON for the "context_servers" of Zed's settings.json
+
+With --http HOST:PORT it prints instead how to reach a 'warden mcp --http' on
+that address: its URL and the bearer token from --home (created if there is
+none yet), for the clients that take one (claude-code, cursor, vscode,
+windsurf). The snippet then holds the token: keep it private.`,
+		Example: `  warden mcp config --client claude-desktop
+  warden mcp config --client vscode --http 127.0.0.1:8765`,
+		Args:              cobra.NoArgs,
+		ValidArgsFunction: cobra.NoFileCompletions,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if client == "" {
+				return usageErr(errors.New("mcp config needs --client"), "pass --client with one of "+clients)
+			}
 			homeDir, err := a.home()
 			if err != nil {
 				return err
 			}
-			exe, err := os.Executable()
-			if err == nil {
-				exe, err = filepath.EvalSymlinks(exe)
+			t := mcpfront.ClientTarget{Home: homeDir}
+			if httpAddr != "" {
+				if err := mcpfront.CheckListenAddr(httpAddr, false); err != nil {
+					return usageErr(err, "give the loopback address 'warden mcp --http' listens on, e.g. 127.0.0.1:8765")
+				}
+				tok, created, err := mcpfront.LoadOrCreateToken(filepath.Join(homeDir, mcpfront.TokenFileName), false)
+				if err != nil {
+					return withHint(err, "run 'warden mcp --http ADDR --rotate-token' to replace the token file")
+				}
+				if created {
+					fmt.Fprintf(a.errOut, "notice: made a new MCP bearer token in %s\n", filepath.Join(homeDir, mcpfront.TokenFileName))
+				}
+				t.URL, t.Token = "http://"+httpAddr+"/", tok
+			} else {
+				exe, err := os.Executable()
+				if err == nil {
+					exe, err = filepath.EvalSymlinks(exe)
+				}
+				if err != nil {
+					return withHint(fmt.Errorf("find this program's path: %w", err), "run warden by its full path")
+				}
+				if strings.Contains(exe, string(filepath.Separator)+"go-build") {
+					fmt.Fprintf(a.errOut, "warden: warning: %s is a temporary file made by 'go run' and will disappear; build warden (go build -o ~/bin/warden ./cmd/warden) and run 'warden mcp config' from that binary\n", exe)
+				}
+				t.Exe = exe
 			}
+			snippet, err := mcpfront.ClientConfig(client, t)
 			if err != nil {
-				return withHint(fmt.Errorf("find this program's path: %w", err), "run warden by its full path")
-			}
-			if strings.Contains(exe, string(filepath.Separator)+"go-build") {
-				fmt.Fprintf(a.errOut, "warden: warning: %s is a temporary file made by 'go run' and will disappear; build warden (go build -o ~/bin/warden ./cmd/warden) and run 'warden mcp config' from that binary\n", exe)
-			}
-			if client == "" {
-				return usageErr(errors.New("mcp config needs --client"), "pass --client claude-desktop, claude-code or cursor")
-			}
-			snippet, err := mcpfront.ClientConfig(client, exe, homeDir)
-			if err != nil {
-				return usageErr(err, "pass --client claude-desktop, claude-code or cursor")
+				return usageErr(err, "pass --client with one of "+clients)
 			}
 			if a.json {
-				return a.printJSON(map[string]any{"client": client, "command": exe, "args": []string{"--home", homeDir, "mcp"}, "snippet": snippet})
+				out := map[string]any{"client": client, "snippet": snippet}
+				if t.URL != "" {
+					out["url"] = t.URL
+				} else {
+					out["command"], out["args"] = t.Exe, []string{"--home", homeDir, "mcp"}
+				}
+				return a.printJSON(out)
 			}
 			if _, err = io.WriteString(a.out, snippet); err != nil {
 				return err
 			}
 			// Where it goes, on stderr so that stdout stays pasteable.
-			fmt.Fprintf(a.errOut, "next: %s\n", mcpConfigWhere[client])
+			fmt.Fprintf(a.errOut, "next: %s\n", mcpfront.ClientConfigWhere(client))
+			if t.URL != "" {
+				fmt.Fprintf(a.errOut, "note: the snippet holds the bearer token; start the server with 'warden --home %s mcp --http %s'\n", homeDir, httpAddr)
+			}
 			return nil
 		},
 	}
-	cmd.Flags().StringVar(&client, "client", "", "claude-desktop, claude-code or cursor")
+	cmd.Flags().StringVar(&client, "client", "", "the MCP client: "+clients)
+	cmd.Flags().StringVar(&httpAddr, "http", "", "register a running 'warden mcp --http HOST:PORT' instead of stdio")
+	_ = cmd.RegisterFlagCompletionFunc("client", func(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective) {
+		return mcpfront.Clients, cobra.ShellCompDirectiveNoFileComp
+	})
 	return cmd
 }

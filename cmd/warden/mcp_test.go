@@ -405,7 +405,7 @@ func TestMCPConfig(t *testing.T) {
 		t.Errorf("cursor: %d %s", code, out)
 	}
 	code, out, _ = runCLI(t, home, "mcp", "config", "--client", "claude-code")
-	if code != 0 || out != "claude mcp add warden -- "+exe+" --home "+home+" mcp\n" {
+	if code != 0 || out != "claude mcp add --scope user warden -- "+exe+" --home "+home+" mcp\n" {
 		t.Errorf("claude-code: %d %q", code, out)
 	}
 	code, out, _ = runCLI(t, home, "--json", "mcp", "config", "--client", "claude-code")

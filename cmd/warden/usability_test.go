@@ -55,6 +55,9 @@ func TestMCPConfigSaysWhereItGoes(t *testing.T) {
 		"claude-desktop": "claude_desktop_config.json",
 		"cursor":         "~/.cursor/mcp.json",
 		"claude-code":    "run that command in a shell",
+		"vscode":         "mcp.json",
+		"windsurf":       "mcp_config.json",
+		"zed":            "context_servers",
 	} {
 		code, out, errOut := runCLI(t, home, "mcp", "config", "--client", client)
 		if code != 0 || strings.Contains(out, "next:") || !strings.Contains(errOut, "next: ") || !strings.Contains(errOut, want) {
@@ -64,6 +67,20 @@ func TestMCPConfigSaysWhereItGoes(t *testing.T) {
 	code, _, errOut := runCLI(t, home, "mcp", "config")
 	if code != 2 || !strings.Contains(errOut, "mcp config needs --client") {
 		t.Errorf("no --client: exit %d: %s", code, errOut)
+	}
+	// The HTTP form carries the URL and the token kept in the home, and
+	// says so; a client without an HTTP form says to use stdio.
+	code, out, errOut := runCLI(t, home, "mcp", "config", "--client", "vscode", "--http", "127.0.0.1:8765")
+	tok, err := os.ReadFile(filepath.Join(home, "mcp-http.token"))
+	if code != 0 || err != nil || !strings.Contains(out, `"url": "http://127.0.0.1:8765/"`) || !strings.Contains(out, "Bearer "+strings.TrimSpace(string(tok))) ||
+		!strings.Contains(errOut, "holds the bearer token") {
+		t.Errorf("vscode --http: exit %d %v\n%s\n%s", code, err, out, errOut)
+	}
+	if code, _, errOut := runCLI(t, home, "mcp", "config", "--client", "zed", "--http", "127.0.0.1:8765"); code != 2 || !strings.Contains(errOut, "stdio") {
+		t.Errorf("zed --http: exit %d: %s", code, errOut)
+	}
+	if code, _, errOut := runCLI(t, home, "mcp", "config", "--client", "cursor", "--http", "10.0.0.5:80"); code != 2 || !strings.Contains(errOut, "loopback") {
+		t.Errorf("--http on a remote address: exit %d: %s", code, errOut)
 	}
 }
 
