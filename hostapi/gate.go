@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -360,7 +361,7 @@ func (c *call) decide(a *Access) *Error {
 		if c.m != nil && c.m.preview != nil {
 			req.Preview, req.Size = c.m.preview(&c.args)
 		}
-		ok, err := c.g.cfg.Confirm.Confirm(c.ctx, req)
+		ok, err := c.confirm(req, d.ConfirmTimeout)
 		if ok && err == nil {
 			c.ev.Decision.Answer = audit.EffectAllow
 			return nil
@@ -405,7 +406,7 @@ func (c *call) decideResolved(a *Access, real string) *Error {
 		if c.m != nil && c.m.preview != nil {
 			req.Preview, req.Size = c.m.preview(&c.args)
 		}
-		ok, err := c.g.cfg.Confirm.Confirm(c.ctx, req)
+		ok, err := c.confirm(req, d.ConfirmTimeout)
 		if ok && err == nil {
 			c.ev.Decision.Answer = audit.EffectAllow
 			return nil
@@ -423,6 +424,27 @@ func (c *call) decideResolved(a *Access, real string) *Error {
 		return Errorf(code, "%s: %s resolves through a symlink to a path where the policy does not allow %s (%s); where it leads is not shown",
 			c.name, Sanitize(a.Path, 512), a.Action, d.By)
 	}
+}
+
+// confirm asks a person about req. The call's deadline stops meanwhile (a
+// person's think time is not the plugin's), and the question has its own
+// timeout, the policy's confirm_timeout. The event records how long the
+// person took and, when nobody answered in time, that too.
+func (c *call) confirm(req ConfirmRequest, timeout time.Duration) (bool, error) {
+	if timeout <= 0 {
+		timeout = policy.DefaultConfirmTimeout
+	}
+	resume := pauseDeadline(c.ctx)
+	defer resume()
+	ctx, cancel := context.WithTimeout(c.ctx, timeout)
+	defer cancel()
+	start := time.Now()
+	ok, err := c.g.cfg.Confirm.Confirm(ctx, req)
+	c.setDetail("confirm_wait_ms", strconv.FormatInt(time.Since(start).Milliseconds(), 10))
+	if !ok && errors.Is(ctx.Err(), context.DeadlineExceeded) && c.ctx.Err() == nil {
+		c.setDetail("confirm", "no answer within "+timeout.String())
+	}
+	return ok, err
 }
 
 // refuseUncovered records a call no capability of the caller covers. The

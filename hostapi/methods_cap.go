@@ -108,6 +108,7 @@ func runCapRequest(ctx context.Context, c *call) ([]byte, *Error) {
 	// pattern, and a person confirms where it says ask.
 	maxTTL := ttl
 	asked := ""
+	var askWait time.Duration
 	for _, act := range acts {
 		d := g.cfg.Policy.Decide(policy.Request{Publisher: cl.Publisher, PublisherKeyID: cl.PublisherKeyID, Plugin: cl.Plugin,
 			Manifest: cl.Manifest, Pattern: pat, Action: act, Now: c.start})
@@ -115,7 +116,7 @@ func runCapRequest(ctx context.Context, c *call) ([]byte, *Error) {
 		switch d.Effect {
 		case policy.Allow:
 		case policy.Ask:
-			asked = d.Reason
+			asked, askWait = d.Reason, d.ConfirmTimeout
 		default:
 			code := CodeDenied
 			if d.By == "manifest" {
@@ -129,9 +130,9 @@ func runCapRequest(ctx context.Context, c *call) ([]byte, *Error) {
 	}
 	if asked != "" {
 		c.ev.Decision = audit.Decision{Effect: audit.EffectAsk, By: c.ev.Decision.By, Reason: asked}
-		ok, err := g.cfg.Confirm.Confirm(ctx, ConfirmRequest{Plugin: cl.Plugin, Version: cl.Version, Publisher: cl.Publisher,
+		ok, err := c.confirm(ConfirmRequest{Plugin: cl.Plugin, Version: cl.Version, Publisher: cl.Publisher,
 			Instance: cl.Instance, Method: c.name, Resource: pat.String(), Action: strings.Join(acts, ","),
-			Reason: reason, Preview: "a capability token valid for " + maxTTL.Round(time.Second).String(), Size: -1})
+			Reason: reason, By: c.ev.Decision.By, Preview: "a capability token valid for " + maxTTL.Round(time.Second).String(), Size: -1}, askWait)
 		if !ok || err != nil {
 			c.ev.Decision.Answer = audit.EffectDeny
 			return nil, &Error{Code: CodeDeclined, Message: "capability.request for " + pat.String() + " was not confirmed", Err: err}

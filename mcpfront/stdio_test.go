@@ -70,9 +70,9 @@ func TestStdioCancelledRequestGetsNoResponse(t *testing.T) {
 	if m := next(); m["id"] != 8.0 {
 		t.Fatalf("after the cancellation the next message is %v; want the ping's response and nothing for call-7", m)
 	}
-	// An id answered before may be used again, and a cancellation of an
-	// answered request changes nothing.
-	send(`{"jsonrpc":"2.0","method":"notifications/cancelled","params":{"requestId":8}}`)
+	// A cancellation of a request already answered changes nothing, and an
+	// id answered before may be used again.
+	send(`{"jsonrpc":"2.0","method":"notifications/cancelled","params":{"requestId":1}}`)
 	send(`{"jsonrpc":"2.0","id":8,"method":"tools/call","params":{"name":"echo__echo","arguments":{"msg":"again"}}}`)
 	if m := next(); m["id"] != 8.0 || !strings.Contains(mustJSON(t, m), "again") {
 		t.Fatalf("reused id 8: %v", m)

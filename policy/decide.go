@@ -45,6 +45,9 @@ type Decision struct {
 	// policy's max_token_ttl, shortened to the deciding grant's expiry. Zero
 	// when the effect is Deny.
 	MaxTTL time.Duration
+	// ConfirmTimeout, for Ask, is how long the person has to answer
+	// (confirm_timeout); zero otherwise.
+	ConfirmTimeout time.Duration
 }
 
 // Permission is one manifest permission: a resource pattern and its actions.
@@ -380,7 +383,7 @@ func (e *Engine) Decide(r Request) Decision {
 		ttl = DefaultMaxTokenTTL
 	}
 	if ask != nil {
-		return Decision{Effect: Ask, By: ask.by, MaxTTL: ttl,
+		return Decision{Effect: Ask, By: ask.by, MaxTTL: ttl, ConfirmTimeout: e.confirmTimeout(),
 			Reason: "Policy rule " + strconv.Quote(ask.ID) + " requires a person to confirm " + r.Action + " on " + res + because(ask.Reason)}
 	}
 	gr := e.grants.Load().find(r.Plugin, &t, r.Action, now)
@@ -413,13 +416,20 @@ func (e *Engine) Decide(r Request) Decision {
 	if allow == nil || !allow.OverrideAsk {
 		for _, c := range e.pol.AlwaysAsk {
 			if c.covers(t.kind, r.Action) {
-				return Decision{Effect: Ask, By: "always_ask:" + c.String(), MaxTTL: ttl,
+				return Decision{Effect: Ask, By: "always_ask:" + c.String(), MaxTTL: ttl, ConfirmTimeout: e.confirmTimeout(),
 					Reason: fmt.Sprintf("%s, but %s is an always-ask category, so a person must confirm it.",
 						strings.TrimSuffix(why, "."), c)}
 			}
 		}
 	}
 	return Decision{Effect: Allow, By: by, Reason: why, MaxTTL: ttl}
+}
+
+func (e *Engine) confirmTimeout() time.Duration {
+	if e.pol.ConfirmTimeout > 0 {
+		return e.pol.ConfirmTimeout
+	}
+	return DefaultConfirmTimeout
 }
 
 // because turns a rule's reason into the end of a sentence.

@@ -381,3 +381,24 @@ func BenchmarkDecide(b *testing.B) {
 		})
 	})
 }
+
+// TestConfirmTimeout: an ask carries how long the person has to answer,
+// from confirm_timeout or the default; allow and deny carry none.
+func TestConfirmTimeout(t *testing.T) {
+	p, err := Parse([]byte("version: 1\nconfirm_timeout: 45s\nrules:\n  - id: ask\n    effect: ask\n    resource: filesystem:/data/**\n    actions: [read]\n"), ParseOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := NewManifest([]Permission{{Resource: "filesystem:/data/**", Actions: []string{"read"}}}, resource.Options{Home: "/home/u"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := NewEngine(p, nil).Decide(Request{Plugin: "p", Manifest: m, Resource: "filesystem:/data/a", Action: "read"})
+	if d.Effect != Ask || d.ConfirmTimeout != 45*time.Second {
+		t.Fatalf("ask with confirm_timeout 45s: %+v", d)
+	}
+	d = NewEngine(Default(), nil).Decide(Request{Plugin: "p", Manifest: m, Resource: "filesystem:/data/a", Action: "read"})
+	if d.Effect != Deny || d.ConfirmTimeout != 0 {
+		t.Fatalf("deny: %+v", d)
+	}
+}

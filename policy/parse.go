@@ -385,6 +385,17 @@ func (w *walker) policy(n *yaml.Node, p *Policy) {
 			}
 			p.MaxTokenTTL = d
 		}},
+		{"confirm_timeout", false, func(v *yaml.Node, path string) {
+			if !w.scalar(v, path, "!!str", `a duration such as "2m"`) {
+				return
+			}
+			d, err := time.ParseDuration(v.Value)
+			if err != nil || d < time.Second || d > MaxConfirmTimeout {
+				w.errf(v, path, `%q is not a duration between 1s and %s; write e.g. "2m"`, v.Value, MaxConfirmTimeout)
+				return
+			}
+			p.ConfirmTimeout = d
+		}},
 		{"always_ask", false, func(v *yaml.Node, path string) {
 			p.AlwaysAsk = []Category{} // present: replaces the default, even when empty
 			w.strings(v, path, func(s *yaml.Node, ip string, _ int) {

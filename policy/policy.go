@@ -71,6 +71,13 @@ const (
 // Defaults of the built-in policy (no policy file) and of omitted fields.
 const (
 	DefaultMaxTokenTTL = time.Hour
+	// DefaultConfirmTimeout is how long a person has to answer a
+	// confirmation when the policy does not say: long enough to read the
+	// question and think, short enough that a call nobody answers ends.
+	DefaultConfirmTimeout = 2 * time.Minute
+	// MaxConfirmTimeout bounds confirm_timeout: a call waiting on a person
+	// holds an instance of its plugin.
+	MaxConfirmTimeout = time.Hour
 	// MaxTokenTTLCap bounds max_token_ttl: a capability token is meant to be
 	// short-lived, and a month is already generous.
 	MaxTokenTTLCap = 30 * 24 * time.Hour
@@ -84,9 +91,13 @@ var DefaultAlwaysAsk = []Category{{Kind: resource.Net}, {Kind: resource.Process}
 // Policy is a parsed, validated enterprise policy. Treat it as read-only: the
 // engine built from it may be in use on many goroutines.
 type Policy struct {
-	Version               int
-	Rules                 []Rule
-	MaxTokenTTL           time.Duration
+	Version     int
+	Rules       []Rule
+	MaxTokenTTL time.Duration
+	// ConfirmTimeout is how long a person has to answer a confirmation;
+	// the plugin's own deadline stops meanwhile. Zero means
+	// DefaultConfirmTimeout.
+	ConfirmTimeout        time.Duration
 	AlwaysAsk             []Category
 	PreapprovedPublishers []Publisher
 	MaxRisk               int  // 0: no cap

@@ -210,7 +210,9 @@ func (inst *Instance) Invoke(ctx context.Context, tool string, input []byte) ([]
 	if len(input) > inst.limits.MaxInputBytes {
 		return nil, hostapi.Errorf(hostapi.CodeTooLarge, "tool %s: input is %d bytes; the limit is %d", tool, len(input), inst.limits.MaxInputBytes)
 	}
-	cctx, cancel := context.WithTimeout(context.WithValue(ctx, instanceKey{}, inst), inst.limits.Timeout)
+	// The timeout counts the plugin's running time: it stops while the gate
+	// waits for a person to answer a confirmation (hostapi.WithCallDeadline).
+	cctx, cancel := hostapi.WithCallDeadline(context.WithValue(ctx, instanceKey{}, inst), inst.limits.Timeout)
 	defer cancel()
 	inst.callCtx = cctx
 	inst.pending = nil
