@@ -37,6 +37,34 @@ func (g *grant) can(actions ...string) bool {
 // writes reports whether the grant changes files: write or delete.
 func (g *grant) writes() bool { return g.kind == resource.Filesystem && g.can("write", "delete") }
 
+// effect names what the grant lets the plugin change or send out of the
+// machine, "" when it only reads local things: file writes and deletes,
+// network egress (any action: a GET carries data out in its URL), clipboard
+// writes, process spawn, key-value writes, calls of other plugins.
+func (g *grant) effect() string {
+	switch g.kind {
+	case resource.Filesystem:
+		if g.can("write", "delete") {
+			return "changes files"
+		}
+	case resource.Net:
+		return "reaches the network"
+	case resource.Clipboard:
+		if g.can("write") {
+			return "writes the clipboard"
+		}
+	case resource.Process:
+		return "spawns programs"
+	case resource.KV:
+		if g.can("write", "delete") {
+			return "changes its stored data"
+		}
+	case resource.Plugin:
+		return "calls other plugins"
+	}
+	return ""
+}
+
 // readsFiles reports whether the grant reads file contents or names.
 func (g *grant) readsFiles() bool { return g.kind == resource.Filesystem && g.can("read", "list") }
 

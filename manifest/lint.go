@@ -87,6 +87,9 @@ var rules = []Rule{
 	{"WDN107", "tool-without-description", SeverityWarning,
 		"A tool has no description.",
 		"The model chooses tools by their description, and the user reads it when approving a call. Describe what the tool does and what it touches."},
+	{"WDN108", "read-only-hint-with-effects", SeverityWarning,
+		"A tool says it is read-only (readOnlyHint), but the plugin may change things or reach the network.",
+		"Clients may run a tool annotated readOnlyHint: true without asking the person, and warden cannot hold one tool to less than its plugin's permissions. Drop the hint from tools that change anything, or move the read-only tools into a plugin of their own that only reads."},
 	{"WDN201", "entry-not-built", SeverityNote,
 		"The entry file does not exist yet; it is built from the Go source in the plugin directory.",
 		"The directory has a go.mod, so the entry is expected to be built by the toolchain. Build it before packing or installing the plugin."},
@@ -162,12 +165,15 @@ func LintWith(m *Manifest, src []byte, path string, lo LintOptions) []Finding {
 		prot = wardenhome.NewProtected(wardenhome.Known()...)
 	}
 	gs := grants(m, o.home(), prot)
-	var fileRead, netGrant *grant
+	var fileRead, netGrant, effect *grant
 	for i := range gs {
 		g := &gs[i]
 		rp := g.path + ".resource"
 		if strings.TrimSpace(g.perm.Reason) == "" {
 			l.add("WDN005", g.path+".reason", "permission %q has no reason; say why the plugin needs it", g.perm.Resource)
+		}
+		if effect == nil && g.effect() != "" {
+			effect = g
 		}
 		switch g.kind {
 		case resource.Filesystem:
@@ -226,6 +232,10 @@ func LintWith(m *Manifest, src []byte, path string, lo LintOptions) []Finding {
 		}
 		if strings.TrimSpace(t.Description) == "" {
 			l.add("WDN107", tp+".description", "tool %q has no description; the model and the user choose by it", t.Name)
+		}
+		if a := t.Annotations; a != nil && a.ReadOnlyHint != nil && *a.ReadOnlyHint && effect != nil {
+			l.add("WDN108", tp+".annotations.readOnlyHint", "tool %q says it is read-only, but the plugin %s (%s %q); clients may run it without asking",
+				t.Name, effect.effect(), effect.path, effect.perm.Resource)
 		}
 	}
 	if m.Limits.TimeoutMS > longTimeoutMS {

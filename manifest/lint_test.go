@@ -69,6 +69,7 @@ func TestLintRules(t *testing.T) {
 		{"secret-wildcard", "WDN105", "permissions[0].resource", nil},
 		{"process-spawn", "WDN106", "permissions[0].resource", nil},
 		{"tool-no-description", "WDN107", "tools[0].description", nil},
+		{"read-only-hint-writes", "WDN108", "tools[0].annotations.readOnlyHint", nil},
 	}
 	seen := map[string]bool{}
 	for _, tt := range tests {
@@ -387,6 +388,44 @@ func TestLintWildcardMessages(t *testing.T) {
 		}
 		if len(got) != 1 || got[0] != c.want {
 			t.Errorf("%s: %s messages %q, want [%q]", c.res, c.rule, got, c.want)
+		}
+	}
+}
+
+// TestReadOnlyHintOnAReader: WDN108 stays quiet when every permission only
+// reads local things, and fires for each kind of effect.
+func TestReadOnlyHintOnAReader(t *testing.T) {
+	src, err := os.ReadFile(filepath.Join("testdata", "lint", "read-only-hint-writes.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		perm string
+		want bool
+	}{
+		{`{"resource": "filesystem:~/Documents/Reports", "actions": ["read", "list"], "reason": "r"}`, false},
+		{`{"resource": "kv:cache-*", "actions": ["read"], "reason": "r"}`, false},
+		{`{"resource": "filesystem:~/Documents/Reports", "actions": ["delete"], "reason": "r"}`, true},
+		{`{"resource": "net:https://api.example.com/v1/*", "actions": ["get"], "reason": "r"}`, true},
+		{`{"resource": "clipboard", "actions": ["write"], "reason": "r"}`, true},
+		{`{"resource": "kv:cache-*", "actions": ["write"], "reason": "r"}`, true},
+	} {
+		s := strings.Replace(string(src), `{
+      "resource": "filesystem:~/Documents/Reports",
+      "actions": ["read", "write"],
+      "reason": "Keeps the reports."
+    }`, tc.perm, 1)
+		dir := t.TempDir()
+		p := filepath.Join(dir, "manifest.json")
+		if err := os.WriteFile(p, []byte(s), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		got := false
+		for _, f := range lintFile(t, p) {
+			got = got || f.RuleID == "WDN108"
+		}
+		if got != tc.want {
+			t.Errorf("%s: WDN108 fired %v, want %v", tc.perm, got, tc.want)
 		}
 	}
 }
