@@ -1,14 +1,17 @@
 // Package export delivers audit events from the ledger to a SIEM: an NDJSON
 // file, syslog (RFC 5424, over TCP with RFC 6587 octet counting or over UDP),
-// or OpenTelemetry logs over OTLP/HTTP, each with the native canonical JSON or
-// an OCSF 1.1 mapping as payload.
+// or OpenTelemetry logs over OTLP/HTTP (binary protobuf, encoded here without
+// the OpenTelemetry SDK), each with the native canonical JSON or an OCSF 1.1
+// mapping as payload.
 //
 // Delivery is at least once. Each sink has a cursor (the next event index to
 // send) persisted atomically only after the sink accepted a batch, so a crash
 // or a failed send resends from the cursor: a receiver can see an event twice
 // (the batch in flight when the process died or the send failed) and never
-// misses one. Every payload carries the event id, which is unique across logs,
-// so receivers deduplicate on it. What "accepted" means depends on the sink:
+// misses one, except what an OTLP collector accepts and reports as rejected
+// (a partial success, counted in Result.Rejected and not resent, as the OTLP
+// specification requires). Every payload carries the event id, which is
+// unique across logs, so receivers deduplicate on it. What "accepted" means depends on the sink:
 // for the file it is fsync, for OTLP the HTTP 2xx answer, for syslog over TCP
 // the write into the connection (syslog has no acknowledgement, RFC 6587), and
 // for UDP nothing at all — UDP is best effort and documented as such.
@@ -25,11 +28,15 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"net"
 	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
+
+	"golang.org/x/net/http/httpguts"
 
 	"github.com/wardenproject/warden/audit"
 )
@@ -122,6 +129,17 @@ func (c *Config) Validate() error {
 			u, err := url.Parse(s.Endpoint)
 			if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 				return bad("endpoint", "must be an http or https URL such as http://127.0.0.1:4318/v1/logs")
+			}
+			// Checked here, with net/http's own rules, so a bad header is
+			// a configuration error at load and not a failure of every send.
+			for _, k := range slices.Sorted(maps.Keys(s.Headers)) {
+				if !httpguts.ValidHeaderFieldName(k) {
+					return bad(fmt.Sprintf("headers[%q]", k), "is not a valid HTTP header name")
+				}
+				if !httpguts.ValidHeaderFieldValue(s.Headers[k]) {
+					// The value is not echoed: headers often carry credentials.
+					return bad(fmt.Sprintf("headers[%q]", k), "value has control characters or line breaks")
+				}
 			}
 		default:
 			return bad("type", fmt.Sprintf("%q is not file, syslog or otlp", s.Type))

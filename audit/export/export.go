@@ -36,6 +36,12 @@ type Result struct {
 	Sent   uint64 `json:"sent"`
 	Cursor uint64 `json:"cursor"` // next index to send
 	Error  string `json:"error,omitempty"`
+	// Rejected counts events a receiver accepted in a batch but said it
+	// dropped (an OTLP partial success). They are not resent: the receiver
+	// has answered for them, and resending the batch cannot change its mind.
+	// Warning is the receiver's explanation, the last one of the run.
+	Rejected uint64 `json:"rejected,omitempty"`
+	Warning  string `json:"warning,omitempty"`
 }
 
 // New prepares the sinks of cfg; dir is the ledger directory (<home>/audit).
@@ -48,7 +54,7 @@ func New(dir string, cfg *Config) (*Exporter, error) {
 	}
 	x := &Exporter{dir: dir, cfg: *cfg}
 	for _, c := range cfg.Sinks {
-		s, err := newSink(context.Background(), c)
+		s, err := newSink(c)
 		if err != nil {
 			x.Close()
 			return nil, err
@@ -101,8 +107,13 @@ func (x *Exporter) runSink(ctx context.Context, src Source, c SinkConfig, s sink
 		if len(batch) == 0 {
 			return nil
 		}
-		if err := s.send(ctx, batch); err != nil {
+		d, err := s.send(ctx, batch)
+		if err != nil {
 			return err
+		}
+		r.Rejected += d.rejected
+		if d.warning != "" {
+			r.Warning = d.warning
 		}
 		next := batch[len(batch)-1].entry.Index + 1
 		if err := x.setCursor(c.Name, next); err != nil {

@@ -346,12 +346,16 @@ func TestConfigValidationNamesField(t *testing.T) {
 		{`{"sinks":[{"name":"a","type":"syslog","address":"nope"}]}`, "sinks[0].address"},
 		{`{"sinks":[{"name":"a","type":"otlp","endpoint":"ftp://x"}]}`, "sinks[0].endpoint"},
 		{`{"sinks":[{"name":"a","type":"file","path":"/x","format":"cef"}]}`, "sinks[0].format"},
+		{`{"sinks":[{"name":"a","type":"otlp","endpoint":"http://c/v1/logs","headers":{"bad name":"v"}}]}`, `sinks[0].headers["bad name"]`},
+		{`{"sinks":[{"name":"a","type":"otlp","endpoint":"http://c/v1/logs","headers":{"x-key":"s3cret\r\nHost: evil"}}]}`, `sinks[0].headers["x-key"]`},
 		{`{"sinks":[],"extra":1}`, "unknown field"},
 	} {
 		p := filepath.Join(t.TempDir(), ConfigFile)
 		os.WriteFile(p, []byte(c.cfg), 0o600)
 		if _, _, err := LoadConfig(p); err == nil || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("%s: %v, want mention of %s", c.cfg, err, c.want)
+		} else if strings.Contains(err.Error(), "s3cret") {
+			t.Errorf("the error shows a header value, often a credential: %v", err)
 		}
 	}
 }

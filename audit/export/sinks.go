@@ -2,19 +2,12 @@ package export
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net"
 	"os"
 	"strconv"
 	"strings"
 	"time"
-
-	"go.opentelemetry.io/otel/attribute"
-	"go.opentelemetry.io/otel/exporters/otlp/otlplog/otlploghttp"
-	"go.opentelemetry.io/otel/log"
-	sdklog "go.opentelemetry.io/otel/sdk/log"
-	"go.opentelemetry.io/otel/sdk/resource"
 
 	"github.com/wardenproject/warden/audit"
 )
@@ -28,11 +21,19 @@ type message struct {
 // sink delivers batches; send returns nil only once the batch is accepted in
 // the sink's sense (see the package doc).
 type sink interface {
-	send(ctx context.Context, msgs []message) error
+	send(ctx context.Context, msgs []message) (delivery, error)
 	close() error
 }
 
-func newSink(ctx context.Context, c SinkConfig) (sink, error) {
+// delivery is what a receiver said about an accepted batch: an OTLP
+// collector may accept a batch and still reject some of its records
+// ("partial success"), which must not be resent and must not go unnoticed.
+type delivery struct {
+	rejected uint64
+	warning  string
+}
+
+func newSink(c SinkConfig) (sink, error) {
 	switch c.Type {
 	case "file":
 		return &fileSink{path: c.Path}, nil
@@ -51,18 +52,7 @@ func newSink(ctx context.Context, c SinkConfig) (sink, error) {
 		}
 		return &syslogSink{network: network, address: c.Address, hostname: sdName(host, 255), app: sdName(app, 48)}, nil
 	case "otlp":
-		opts := []otlploghttp.Option{otlploghttp.WithEndpointURL(c.Endpoint),
-			// Retries happen at the cursor: a failed batch is resent on the next run.
-			otlploghttp.WithRetry(otlploghttp.RetryConfig{Enabled: false}),
-			otlploghttp.WithTimeout(30 * time.Second)}
-		if len(c.Headers) > 0 {
-			opts = append(opts, otlploghttp.WithHeaders(c.Headers))
-		}
-		exp, err := otlploghttp.New(ctx, opts...)
-		if err != nil {
-			return nil, fmt.Errorf("sink %s: %w", c.Name, err)
-		}
-		return newOTLPSink(exp), nil
+		return newOTLPSink(c), nil
 	}
 	return nil, fmt.Errorf("%w: unknown sink type %q", ErrConfig, c.Type)
 }
@@ -70,7 +60,11 @@ func newSink(ctx context.Context, c SinkConfig) (sink, error) {
 // fileSink appends NDJSON lines and fsyncs.
 type fileSink struct{ path string }
 
-func (s *fileSink) send(_ context.Context, msgs []message) error {
+func (s *fileSink) send(_ context.Context, msgs []message) (delivery, error) {
+	return delivery{}, s.write(msgs)
+}
+
+func (s *fileSink) write(msgs []message) error {
 	f, err := os.OpenFile(s.path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600)
 	if err != nil {
 		return fmt.Errorf("open export file: %w", err)
@@ -151,7 +145,11 @@ func sdEscape(s string) string {
 	return strings.NewReplacer(`\`, `\\`, `"`, `\"`, `]`, `\]`).Replace(s)
 }
 
-func (s *syslogSink) send(ctx context.Context, msgs []message) error {
+func (s *syslogSink) send(ctx context.Context, msgs []message) (delivery, error) {
+	return delivery{}, s.write(ctx, msgs)
+}
+
+func (s *syslogSink) write(ctx context.Context, msgs []message) error {
 	if s.conn == nil {
 		var d net.Dialer
 		c, err := d.DialContext(ctx, s.network, s.address)
@@ -198,80 +196,5 @@ func (s *syslogSink) close() error {
 	}
 	err := s.conn.Close()
 	s.conn = nil
-	return err
-}
-
-// otlpSink exports log records with the OpenTelemetry SDK's OTLP/HTTP
-// exporter, synchronously, so a nil error means the collector answered 2xx.
-// Records go through a LoggerProvider (resource, scope and attribute limits
-// as the SDK sets them) into a collecting processor, and the batch is then
-// exported in one request: the SDK's batch processor would acknowledge before
-// delivery, which at-least-once cannot use.
-type otlpSink struct {
-	exp    *otlploghttp.Exporter
-	coll   *collector
-	logger log.Logger
-	prov   *sdklog.LoggerProvider
-}
-
-func newOTLPSink(exp *otlploghttp.Exporter) *otlpSink {
-	coll := &collector{}
-	prov := sdklog.NewLoggerProvider(sdklog.WithProcessor(coll),
-		sdklog.WithResource(resource.NewSchemaless(attribute.String("service.name", "warden"))))
-	return &otlpSink{exp: exp, coll: coll, prov: prov, logger: prov.Logger("github.com/wardenproject/warden/audit/export")}
-}
-
-// collector is an sdklog.Processor that keeps what is emitted.
-type collector struct{ recs []sdklog.Record }
-
-func (c *collector) OnEmit(_ context.Context, r *sdklog.Record) error {
-	c.recs = append(c.recs, r.Clone())
-	return nil
-}
-func (c *collector) Enabled(context.Context, sdklog.EnabledParameters) bool { return true }
-func (c *collector) Shutdown(context.Context) error                         { return nil }
-func (c *collector) ForceFlush(context.Context) error                       { return nil }
-
-func (s *otlpSink) send(ctx context.Context, msgs []message) error {
-	s.coll.recs = s.coll.recs[:0]
-	now := time.Now()
-	for _, m := range msgs {
-		ev := m.entry.Event
-		var r log.Record
-		r.SetTimestamp(ev.Time)
-		r.SetObservedTimestamp(now)
-		r.SetEventName("warden.audit." + ev.Action)
-		sev, text := log.SeverityInfo, "INFO"
-		if ev.Outcome == audit.OutcomeError || effective(ev.Decision) == audit.EffectDeny {
-			sev, text = log.SeverityWarn, "WARN"
-		}
-		r.SetSeverity(sev)
-		r.SetSeverityText(text)
-		r.SetBody(attribute.StringValue(string(m.payload)))
-		r.AddAttributes(
-			attribute.String("warden.event.id", ev.ID),
-			attribute.Int64("warden.event.index", int64(m.entry.Index)),
-			attribute.String("warden.action", ev.Action),
-			attribute.String("warden.plugin", ev.Actor.Plugin),
-			attribute.String("warden.outcome", ev.Outcome),
-		)
-		s.logger.Emit(ctx, r)
-	}
-	if err := s.exp.Export(ctx, s.coll.recs); err != nil {
-		return fmt.Errorf("export to OTLP: %w", err)
-	}
-	return nil
-}
-
-func (s *otlpSink) close() error {
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	err := s.prov.Shutdown(ctx)
-	if err2 := s.exp.Shutdown(ctx); err == nil {
-		err = err2
-	}
-	if errors.Is(err, context.Canceled) {
-		return nil
-	}
 	return err
 }
