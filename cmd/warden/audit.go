@@ -763,7 +763,7 @@ a host can start and append while export runs.`,
 					}
 					for _, r := range results {
 						if r.Sent > 0 {
-							fmt.Fprintf(a.out, "%s: sent %d events (cursor %d)\n", r.Sink, r.Sent, r.Cursor)
+							a.printExportResult(r)
 						}
 					}
 					if err != nil {
@@ -786,7 +786,7 @@ a host can start and append while export runs.`,
 				return nil
 			}
 			for _, r := range results {
-				fmt.Fprintf(a.out, "%s: sent %d events (cursor %d)\n", r.Sink, r.Sent, r.Cursor)
+				a.printExportResult(r)
 			}
 			if err != nil {
 				return withHint(err, "the cursor of a failed sink did not move; the next run resends from there")
@@ -806,4 +806,14 @@ func ledgerVerifierKeys(home string) ([]string, error) {
 		return nil, err
 	}
 	return hostVerifierKeys(ring)
+}
+
+// printExportResult prints one sink's run, and what the receiver said it
+// dropped (an OTLP partial success): those events are not resent, so the
+// person must hear of them.
+func (a *app) printExportResult(r export.Result) {
+	fmt.Fprintf(a.out, "%s: sent %d events (cursor %d)\n", r.Sink, r.Sent, r.Cursor)
+	if r.Rejected > 0 {
+		fmt.Fprintf(a.errOut, "warning: %s accepted the batch but dropped %d events: %s\n", r.Sink, r.Rejected, r.Warning)
+	}
 }
