@@ -169,3 +169,19 @@ func (l *Ledger) extendsWitness(w Checkpoint) (bool, error) {
 	}
 	return check(), nil
 }
+
+// writeFirstWitness makes the witness the latest checkpoint or, for a ledger
+// that has none, a signed checkpoint of the empty tree. A new ledger gets its
+// witness before its first event, so a log with events and no witness is
+// never a crash state.
+func (l *Ledger) writeFirstWitness() error {
+	c, ok := l.latest, l.hasLatest
+	if !ok {
+		empty, _ := tlog.TreeHash(0, nil)
+		var err error
+		if c, err = signCheckpoint(l.signer, l.origin, 0, empty); err != nil {
+			return err
+		}
+	}
+	return writeWitness(l.cfg.witness, c.Note)
+}
