@@ -166,7 +166,7 @@ func (l *Ledger) loadCheckpoints() error {
 	if l.cfg.readOnly {
 		flag = os.O_RDONLY
 	}
-	f, err := os.OpenFile(p, flag, 0o600)
+	f, err := l.ops.openFile(p, flag, 0o600)
 	if errors.Is(err, os.ErrNotExist) && l.cfg.readOnly {
 		return nil
 	}
@@ -180,17 +180,17 @@ func (l *Ledger) loadCheckpoints() error {
 	}
 	if len(data) == 0 && !l.cfg.readOnly {
 		data = []byte(ckptMagic)
-		if _, err := f.Write(data); err != nil {
+		if _, err := l.ops.write(f, data); err != nil {
 			f.Close()
 			return err
 		}
-		if err := datasync(f); err != nil {
+		if err := l.ops.datasync(f); err != nil {
 			f.Close()
 			return err
 		}
 		// Open refuses a log with events and no checkpoints file, so the
 		// file's name must be as durable as the events that follow.
-		if err := syncDir(l.dir); err != nil {
+		if err := l.ops.syncDir(l.dir); err != nil {
 			f.Close()
 			return err
 		}
@@ -201,7 +201,7 @@ func (l *Ledger) loadCheckpoints() error {
 		return err
 	}
 	if end < int64(len(data)) && !l.cfg.readOnly {
-		if err := f.Truncate(end); err != nil {
+		if err := l.ops.truncate(f, end); err != nil {
 			f.Close()
 			return err
 		}
@@ -307,7 +307,7 @@ func (l *Ledger) checkpointLocked() error {
 	}
 	// The hashes must be on disk before a checkpoint vouches for them: Open
 	// trusts stored hashes only up to the latest checkpoint.
-	if err := datasync(l.hashF); err != nil {
+	if err := l.ops.datasync(l.hashF); err != nil {
 		return fmt.Errorf("fsync audit hashes: %w", err)
 	}
 	root, err := tlog.TreeHash(int64(n), l.fileHashes())
@@ -319,16 +319,16 @@ func (l *Ledger) checkpointLocked() error {
 		return err
 	}
 	frame := ckptFrame(c.Note)
-	if _, err := l.ckptF.Write(frame); err != nil {
+	if _, err := l.ops.write(l.ckptF, frame); err != nil {
 		return fmt.Errorf("write audit checkpoint: %w", err)
 	}
-	if err := datasync(l.ckptF); err != nil {
+	if err := l.ops.datasync(l.ckptF); err != nil {
 		return fmt.Errorf("fsync audit checkpoints: %w", err)
 	}
 	l.ckptEnd += int64(len(frame))
 	// Only now, with the checkpoint durable, so the witness is never ahead of
 	// the checkpoints file.
-	if err := writeWitness(l.cfg.witness, c.Note); err != nil {
+	if err := l.writeWitness(c.Note); err != nil {
 		return err
 	}
 	l.ckptMu.Lock()

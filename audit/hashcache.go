@@ -15,7 +15,7 @@ import (
 // records, which are the source of truth.
 func (l *Ledger) loadHashes() error {
 	p := filepath.Join(l.dir, hashFile)
-	f, err := os.OpenFile(p, os.O_RDWR|os.O_CREATE, 0o600)
+	f, err := l.ops.openFile(p, os.O_RDWR|os.O_CREATE, 0o600)
 	if err != nil {
 		return fmt.Errorf("open audit hashes: %w", err)
 	}
@@ -65,10 +65,10 @@ func (l *Ledger) loadHashes() error {
 // from the records, and loads the frontier the writer extends.
 func (l *Ledger) resumeHashes(k uint64) error {
 	l.hashEnd = hashHeaderSize + tlog.StoredHashCount(int64(k))*tlog.HashSize
-	if err := l.hashF.Truncate(l.hashEnd); err != nil {
+	if err := l.ops.truncate(l.hashF, l.hashEnd); err != nil {
 		return fmt.Errorf("truncate audit hashes: %w", err)
 	}
-	if _, err := l.hashF.WriteAt([]byte(hashMagic), 0); err != nil {
+	if _, err := l.ops.writeAt(l.hashF, []byte(hashMagic), 0); err != nil {
 		return err
 	}
 	if err := l.loadFrontier(k); err != nil {
@@ -102,7 +102,7 @@ func (l *Ledger) flushHashes(buf []byte) error {
 	if len(buf) == 0 {
 		return nil
 	}
-	if _, err := l.hashF.WriteAt(buf, l.hashEnd); err != nil {
+	if _, err := l.ops.writeAt(l.hashF, buf, l.hashEnd); err != nil {
 		return fmt.Errorf("write audit hashes: %w", err)
 	}
 	l.hashEnd += int64(len(buf))

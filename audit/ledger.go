@@ -6,7 +6,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/wardenproject/warden/internal/atomicfile"
 	"golang.org/x/mod/sumdb/note"
 	"golang.org/x/mod/sumdb/tlog"
 )
@@ -30,6 +29,7 @@ type Ledger struct {
 	lockF    *os.File
 	signer   note.Signer
 	verifier note.Verifiers
+	ops      fileOps
 
 	witnessFresh bool     // the witness is absent (no events yet) or behind the latest checkpoint: Open writes it
 	recovered    []string // what Open repaired or accepted, each logged as ledger.recover
@@ -99,9 +99,3 @@ func (l *Ledger) VerifierKeys() []string {
 	}
 	return append(out, l.cfg.vkeys...)
 }
-
-func writeFileSync(p string, data []byte) error {
-	return atomicfile.WriteSynced(p, data, os.O_CREATE|os.O_TRUNC)
-}
-
-func syncDir(dir string) error { return atomicfile.SyncDir(dir) }

@@ -36,6 +36,10 @@ func Open(dir string, opts ...Option) (*Ledger, error) {
 	l := &Ledger{dir: dir, cfg: cfg, durableCh: make(chan struct{}), kick: make(chan struct{}, 1),
 		closing: make(chan struct{}), done: make(chan struct{})}
 	l.space = sync.NewCond(&l.mu)
+	l.ops = osFileOps
+	if cfg.ops != nil {
+		l.ops = *cfg.ops
+	}
 	vkeys := cfg.vkeys
 	if !cfg.readOnly {
 		if cfg.signer == nil {
@@ -165,10 +169,10 @@ func (l *Ledger) loadOrigin() error {
 			return err
 		}
 		b = []byte("warden.audit/" + hex.EncodeToString(id[:]) + "\n")
-		if err := writeFileSync(p, b); err != nil {
+		if err := l.ops.writeFile(p, b); err != nil {
 			return fmt.Errorf("create audit ledger origin: %w", err)
 		}
-		if err := syncDir(l.dir); err != nil {
+		if err := l.ops.syncDir(l.dir); err != nil {
 			return err
 		}
 	} else if errors.Is(err, os.ErrNotExist) {
@@ -224,7 +228,7 @@ func (l *Ledger) loadSegments() (string, error) {
 	if l.cfg.readOnly {
 		flag = os.O_RDONLY
 	}
-	f, err := os.OpenFile(last.path, flag, 0)
+	f, err := l.ops.openFile(last.path, flag, 0)
 	if err != nil {
 		return "", fmt.Errorf("open audit segment: %w", err)
 	}
@@ -236,13 +240,13 @@ func (l *Ledger) loadSegments() (string, error) {
 	recovered := ""
 	if len(data) < segHeaderSize && bytes.HasPrefix(segHeader(last.first), data) && len(l.segs) > 1 && !l.cfg.readOnly {
 		// A crash while starting a new segment: write its header again.
-		if err := f.Truncate(0); err != nil {
+		if err := l.ops.truncate(f, 0); err != nil {
 			return "", err
 		}
-		if _, err := f.WriteAt(segHeader(last.first), 0); err != nil {
+		if _, err := l.ops.writeAt(f, segHeader(last.first), 0); err != nil {
 			return "", err
 		}
-		if err := datasync(f); err != nil {
+		if err := l.ops.datasync(f); err != nil {
 			return "", err
 		}
 		data = segHeader(last.first)
@@ -264,10 +268,10 @@ func (l *Ledger) loadSegments() (string, error) {
 	}
 	last.offsets, last.end = offs, end
 	if end < int64(len(data)) && !l.cfg.readOnly {
-		if err := f.Truncate(end); err != nil {
+		if err := l.ops.truncate(f, end); err != nil {
 			return "", fmt.Errorf("truncate torn tail of %s: %w", last.path, err)
 		}
-		if err := datasync(f); err != nil {
+		if err := l.ops.datasync(f); err != nil {
 			return "", err
 		}
 		recovered = fmt.Sprintf("truncated a torn tail of %d bytes after event %d in segment %s (a crash interrupted an append that was never acknowledged)",

@@ -111,7 +111,7 @@ func (l *Ledger) resume() error {
 // cut. Call with wmu held.
 func (l *Ledger) repair() error {
 	seg := l.active
-	if err := seg.f.Truncate(l.actSize); err != nil {
+	if err := l.ops.truncate(seg.f, l.actSize); err != nil {
 		return fmt.Errorf("cut the failed write from %s: %w", seg.path, err)
 	}
 	if _, err := seg.f.Seek(l.actSize, io.SeekStart); err != nil {
@@ -141,7 +141,7 @@ func (l *Ledger) repair() error {
 	if err := l.resumeHashes(l.latestSize()); err != nil {
 		return err
 	}
-	if err := l.ckptF.Truncate(l.ckptEnd); err != nil {
+	if err := l.ops.truncate(l.ckptF, l.ckptEnd); err != nil {
 		return fmt.Errorf("cut a torn audit checkpoint: %w", err)
 	}
 	if _, err := l.ckptF.Seek(l.ckptEnd, io.SeekStart); err != nil {

@@ -84,23 +84,23 @@ func listSegments(dir string) ([]string, error) {
 
 func (l *Ledger) createSegment(first uint64) (*segment, error) {
 	p := filepath.Join(l.dir, segName(first))
-	f, err := os.OpenFile(p, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
+	f, err := l.ops.openFile(p, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
 	if err != nil {
 		return nil, fmt.Errorf("create audit segment: %w", err)
 	}
 	// A segment that could not be made whole holds no record: it is removed,
 	// so that a writer retrying after a full disk can create it again.
-	if _, err := f.Write(segHeader(first)); err != nil {
+	if _, err := l.ops.write(f, segHeader(first)); err != nil {
 		f.Close()
 		os.Remove(p)
 		return nil, fmt.Errorf("write audit segment header %s: %w", p, err)
 	}
-	if err := datasync(f); err != nil {
+	if err := l.ops.datasync(f); err != nil {
 		f.Close()
 		os.Remove(p)
 		return nil, fmt.Errorf("fsync audit segment %s: %w", p, err)
 	}
-	if err := syncDir(l.dir); err != nil {
+	if err := l.ops.syncDir(l.dir); err != nil {
 		f.Close()
 		os.Remove(p)
 		return nil, err

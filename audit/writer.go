@@ -291,14 +291,14 @@ func (l *Ledger) commit(buf []byte, start, end uint64) error {
 		}
 		p += len(rec)
 	}
-	if _, err := seg.f.Write(buf); err != nil {
+	if _, err := l.ops.write(seg.f, buf); err != nil {
 		return fmt.Errorf("append to audit segment: %w", err)
 	}
 	if err := l.flushHashes(hb); err != nil {
 		return err
 	}
 	l.hashBuf = hb[:0]
-	if err := datasync(seg.f); err != nil {
+	if err := l.ops.datasync(seg.f); err != nil {
 		return fmt.Errorf("fsync %s: %w", seg.path, err)
 	}
 	l.actSize += int64(len(buf))
