@@ -18,9 +18,13 @@ func segName(first uint64) string { return fmt.Sprintf("%020d%s", first, segSuff
 
 // segment is one segment file and what is known of its records.
 type segment struct {
-	first uint64
-	path  string
+	first uint64 // fixed
+	path  string // fixed
 
+	// mu guards what follows. f is set before the segment is shared (or, in
+	// a read-only ledger, by scanMore before the first offset is handed
+	// out) and cleared only by Close, so a caller holding an offset from
+	// offset reads f without mu, and so does the writer.
 	mu      sync.Mutex
 	f       *os.File
 	offsets []int64 // byte offset of each record known to be complete

@@ -252,8 +252,9 @@ func (l *Ledger) drain() error {
 			l.mu.Unlock()
 			return err
 		}
+		l.written = end
 		l.mu.Lock()
-		l.written, l.durable = end, end
+		l.durable = end
 		close(l.durableCh)
 		l.durableCh = make(chan struct{})
 		if cap(buf) <= 8<<20 {
