@@ -347,10 +347,18 @@ func (l *Ledger) Checkpoint(ctx context.Context) (Checkpoint, error) {
 		return Checkpoint{}, err
 	}
 	l.wmu.Lock()
-	err := l.checkpointLocked()
+	// A writer that stopped or stalled has files it has not repaired (a
+	// torn checkpoint frame, hashes whose fsync failed): signing on top of
+	// them is its job once it resumes, never a caller's.
+	err := l.failure()
+	if err == nil {
+		if err = l.checkpointLocked(); err != nil {
+			l.fail(err)
+			err = l.failure()
+		}
+	}
 	l.wmu.Unlock()
 	if err != nil {
-		l.fail(err)
 		return Checkpoint{}, err
 	}
 	c, _ := l.Latest()

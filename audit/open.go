@@ -63,42 +63,57 @@ func Open(dir string, opts ...Option) (*Ledger, error) {
 		}
 		l.verifier = v
 	}
-	if err := l.open(); err != nil {
+	recovered, problem, err := l.load()
+	if err != nil {
 		l.closeFiles()
+		return nil, err
+	}
+	if l.cfg.readOnly {
+		return l, nil
+	}
+	l.lastCkpt = time.Now()
+	go l.run()
+	if err := l.logOpen(recovered, problem); err != nil {
+		// The writer must not outlive a failed Open: stop it, then close.
+		l.Close()
 		return nil, err
 	}
 	return l, nil
 }
 
-func (l *Ledger) open() error {
+// load takes the lock, reads the files, repairs a torn tail and checks the
+// log against its checkpoint and witness; all before the writer starts. It
+// returns what it repaired and what the witness check found that
+// WithRecovery accepts, for logOpen to record.
+func (l *Ledger) load() (recovered string, problem *IntegrityError, err error) {
 	if !l.cfg.readOnly {
 		if err := os.MkdirAll(l.dir, 0o700); err != nil {
-			return fmt.Errorf("create audit ledger directory: %w", err)
+			return "", nil, fmt.Errorf("create audit ledger directory: %w", err)
 		}
 		f, err := os.OpenFile(filepath.Join(l.dir, lockName), os.O_RDWR|os.O_CREATE, 0o600)
 		if err != nil {
-			return fmt.Errorf("open audit ledger lock: %w", err)
+			return "", nil, fmt.Errorf("open audit ledger lock: %w", err)
 		}
 		l.lockF = f
 		if err := lockFile(f); err != nil {
-			return fmt.Errorf("lock audit ledger %s: %w", l.dir, err)
+			return "", nil, fmt.Errorf("lock audit ledger %s: %w", l.dir, err)
 		}
 	}
 	if err := l.loadOrigin(); err != nil {
-		return err
+		return "", nil, err
 	}
 	_, statErr := os.Stat(filepath.Join(l.dir, ckptFile))
 	ckptExisted := statErr == nil
-	recovered, err := l.loadSegments()
+	recovered, err = l.loadSegments()
 	if err != nil {
-		return err
+		return "", nil, err
 	}
 	if err := l.loadCheckpoints(); err != nil {
-		return err
+		return "", nil, err
 	}
 	n := l.count()
 	if l.hasLatest && l.latest.Size > n {
-		return integrity(ErrTruncated, int64(n), -1, "", -1,
+		return "", nil, integrity(ErrTruncated, int64(n), -1, "", -1,
 			"the latest checkpoint covers %d events but the log holds %d; events were removed", l.latest.Size, n)
 	}
 	l.next, l.durable, l.written = n, n, n
@@ -106,25 +121,29 @@ func (l *Ledger) open() error {
 		if f, err := os.Open(filepath.Join(l.dir, hashFile)); err == nil {
 			l.hashF = f
 		}
-		return nil
+		return "", nil, nil
 	}
 	if err := l.loadHashes(); err != nil {
-		return err
+		return "", nil, err
 	}
-	problem, err := l.checkWitness(ckptExisted)
+	problem, err = l.checkWitness(ckptExisted)
 	if err != nil {
-		return err
+		return "", nil, err
 	}
 	if problem != nil && l.cfg.recovery == "" {
-		return problem
+		return "", nil, problem
 	}
 	if l.witnessFresh {
 		if err := l.writeFirstWitness(); err != nil {
-			return err
+			return "", nil, err
 		}
 	}
-	l.lastCkpt = time.Now()
-	go l.run()
+	return recovered, problem, nil
+}
+
+// logOpen records, through the running writer, what load repaired or
+// accepted.
+func (l *Ledger) logOpen(recovered string, problem *IntegrityError) error {
 	if recovered != "" {
 		if err := l.logRecovery(map[string]string{"reason": recovered}); err != nil {
 			return err

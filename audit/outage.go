@@ -50,8 +50,8 @@ func (l *Ledger) stalled() bool {
 // more failed attempt of a stall under way.
 func (l *Ledger) stallWith(err error) {
 	l.mu.Lock()
-	defer l.mu.Unlock()
 	if l.werr != nil {
+		l.mu.Unlock()
 		return
 	}
 	if l.stall == nil {
@@ -63,6 +63,11 @@ func (l *Ledger) stallWith(err error) {
 		l.space.Broadcast()
 	}
 	l.outage.attempts++
+	l.mu.Unlock()
+	// A stall that began in Checkpoint, outside the writer's loop, must
+	// reach the writer now: while stalled, no Enqueue wakes it, and its
+	// clock may be hours away.
+	l.wake()
 }
 
 // resume repairs the files, writes what was pending when the disk filled

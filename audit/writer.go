@@ -55,12 +55,17 @@ func (l *Ledger) Enqueue(ev *Event) (uint64, error) {
 	}
 	idx := l.appendLocked(ev, b, split)
 	l.mu.Unlock()
+	l.wake()
+	return idx, nil
+}
 
+// wake tells the writer there is work: events to write, or a stall to
+// retry.
+func (l *Ledger) wake() {
 	select {
 	case l.kick <- struct{}{}:
 	default:
 	}
-	return idx, nil
 }
 
 // appendLocked frames the encoded event b (split where its id goes) as the
@@ -204,6 +209,17 @@ func (l *Ledger) run() {
 	}
 }
 
+// failure is why the writer cannot take events now: it stopped for good, or
+// it is stalled; nil when it is writing.
+func (l *Ledger) failure() error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.werr != nil {
+		return l.werr
+	}
+	return l.stall
+}
+
 // fail stops the writer: for a while when err is transient (the disk is
 // full), for good otherwise.
 func (l *Ledger) fail(err error) {
@@ -272,7 +288,9 @@ func (l *Ledger) drain() error {
 // commit writes records [start, end) framed in buf to the active segment,
 // stores their tree hashes and fsyncs the segment.
 func (l *Ledger) commit(buf []byte, start, end uint64) error {
-	if l.actSize >= l.cfg.segSize {
+	// A segment holds at least one record, whatever the segment size: the
+	// next one is named after its first record, which must differ.
+	if l.actSize >= l.cfg.segSize && start > l.active.first {
 		if err := l.rotate(start); err != nil {
 			return err
 		}
