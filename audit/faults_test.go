@@ -274,14 +274,18 @@ func (fl *faultLedger) untilFailure() (err error, refused bool) {
 // ledger.outage event included, is durable.
 func (fl *faultLedger) awaitResume() {
 	fl.t.Helper()
-	l := fl.l
+	awaitResume(fl.t, fl.l)
+}
+
+func awaitResume(t testing.TB, l *Ledger) {
+	t.Helper()
 	deadline := time.After(time.Minute)
 	for {
 		l.mu.Lock()
 		werr, stall, done, ch := l.werr, l.stall, l.durable == l.next, l.durableCh
 		l.mu.Unlock()
 		if werr != nil {
-			fl.t.Fatalf("the writer stopped instead of resuming: %v", werr)
+			t.Fatalf("the writer stopped instead of resuming: %v", werr)
 		}
 		if stall == nil && done {
 			return
@@ -289,7 +293,7 @@ func (fl *faultLedger) awaitResume() {
 		select {
 		case <-ch:
 		case <-deadline:
-			fl.t.Fatalf("the ledger did not resume within a minute: %v", stall)
+			t.Fatalf("the ledger did not resume within a minute: %v", stall)
 		}
 	}
 }
