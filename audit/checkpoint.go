@@ -1,14 +1,20 @@
 package audit
 
 import (
+	"bytes"
+	"context"
 	"crypto/ed25519"
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"io"
+	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
+	"time"
 
 	"golang.org/x/mod/sumdb/note"
 	"golang.org/x/mod/sumdb/tlog"
@@ -150,4 +156,218 @@ func signCheckpoint(s note.Signer, origin string, size uint64, root tlog.Hash) (
 		return Checkpoint{}, fmt.Errorf("sign checkpoint of %d events: %w", size, err)
 	}
 	return Checkpoint{Origin: origin, Size: size, Root: root, Note: msg}, nil
+}
+
+// loadCheckpoints reads the checkpoint file, truncating a torn tail when
+// writing, and keeps the latest checkpoint.
+func (l *Ledger) loadCheckpoints() error {
+	p := filepath.Join(l.dir, ckptFile)
+	flag := os.O_RDWR | os.O_CREATE
+	if l.cfg.readOnly {
+		flag = os.O_RDONLY
+	}
+	f, err := l.ops.openFile(p, flag, 0o600)
+	if errors.Is(err, os.ErrNotExist) && l.cfg.readOnly {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("open audit checkpoints: %w", err)
+	}
+	data, err := io.ReadAll(f)
+	if err != nil {
+		f.Close()
+		return err
+	}
+	if len(data) == 0 && !l.cfg.readOnly {
+		data = []byte(ckptMagic)
+		if _, err := l.ops.write(f, data); err != nil {
+			f.Close()
+			return err
+		}
+		if err := l.ops.datasync(f); err != nil {
+			f.Close()
+			return err
+		}
+		// Open refuses a log with events and no checkpoints file, so the
+		// file's name must be as durable as the events that follow.
+		if err := l.ops.syncDir(l.dir); err != nil {
+			f.Close()
+			return err
+		}
+	}
+	notes, end, err := scanCheckpoints(data)
+	if err != nil {
+		f.Close()
+		return err
+	}
+	if end < int64(len(data)) && !l.cfg.readOnly {
+		if err := l.ops.truncate(f, end); err != nil {
+			f.Close()
+			return err
+		}
+	}
+	if l.cfg.readOnly {
+		f.Close()
+	} else {
+		if _, err := f.Seek(end, io.SeekStart); err != nil {
+			f.Close()
+			return err
+		}
+		l.ckptF, l.ckptEnd = f, end
+	}
+	if len(notes) == 0 {
+		return nil
+	}
+	msg := notes[len(notes)-1]
+	var c Checkpoint
+	if l.verifier != nil {
+		c, err = ParseCheckpoint(msg, l.verifier)
+	} else {
+		c, err = parseUnverifiedCheckpoint(msg)
+	}
+	if err != nil {
+		return &IntegrityError{Kind: kindOf(err), Index: -1, Checkpoint: len(notes) - 1, File: ckptFile, Offset: -1,
+			Reason: err.Error() + " (if the host key was rotated, open with the old verifier key too)"}
+	}
+	if c.Origin != l.origin {
+		return integrity(ErrMalformedCheckpoint, -1, len(notes)-1, ckptFile, -1, "origin %q is not this log's %q", c.Origin, l.origin)
+	}
+	l.latest, l.hasLatest = c, true
+	return nil
+}
+
+func kindOf(err error) error {
+	if errors.Is(err, ErrBadSignature) {
+		return ErrBadSignature
+	}
+	return ErrMalformedCheckpoint
+}
+
+func parseUnverifiedCheckpoint(msg []byte) (Checkpoint, error) {
+	i := bytes.Index(msg, []byte("\n\n"))
+	if i < 0 {
+		return Checkpoint{}, fmt.Errorf("%w: no blank line before the signatures", ErrMalformedCheckpoint)
+	}
+	c, err := parseCheckpointText(string(msg[:i+1]))
+	if err != nil {
+		return c, err
+	}
+	c.Note = append([]byte(nil), msg...)
+	return c, nil
+}
+
+// scanCheckpoints splits the checkpoint file into notes. A torn last frame
+// ends the list; a damaged frame before the end is an error.
+func scanCheckpoints(data []byte) ([][]byte, int64, error) {
+	if len(data) < ckptHeaderSize {
+		if bytes.HasPrefix([]byte(ckptMagic), data) {
+			return nil, 0, nil
+		}
+		return nil, 0, integrity(ErrMalformedCheckpoint, -1, -1, ckptFile, 0, "file does not start with %q", ckptMagic)
+	}
+	if string(data[:ckptHeaderSize]) != ckptMagic {
+		return nil, 0, integrity(ErrMalformedCheckpoint, -1, -1, ckptFile, 0, "file does not start with %q", ckptMagic)
+	}
+	var notes [][]byte
+	off := int64(ckptHeaderSize)
+	for off < int64(len(data)) {
+		rest := data[off:]
+		msg, n, err := decodeCkptFrame(rest)
+		if err != nil {
+			if isTorn(rest, err, n) {
+				break
+			}
+			return notes, off, integrity(ErrMalformedCheckpoint, -1, len(notes), ckptFile, off, "%v", err)
+		}
+		notes = append(notes, msg)
+		off += int64(n)
+	}
+	return notes, off, nil
+}
+
+func (l *Ledger) latestSize() uint64 {
+	l.ckptMu.RLock()
+	defer l.ckptMu.RUnlock()
+	if !l.hasLatest {
+		return 0
+	}
+	return l.latest.Size
+}
+
+// checkpointLocked signs and appends a checkpoint for everything written, if
+// the latest one does not already cover it. Call with wmu held.
+func (l *Ledger) checkpointLocked() error {
+	n := l.written
+	l.ckptMu.RLock()
+	covered := l.hasLatest && l.latest.Size == n
+	l.ckptMu.RUnlock()
+	l.lastCkpt = time.Now()
+	if covered {
+		return nil
+	}
+	// The hashes must be on disk before a checkpoint vouches for them: Open
+	// trusts stored hashes only up to the latest checkpoint.
+	if err := l.ops.datasync(l.hashF); err != nil {
+		return fmt.Errorf("fsync audit hashes: %w", err)
+	}
+	root, err := tlog.TreeHash(int64(n), l.fileHashes())
+	if err != nil {
+		return err
+	}
+	c, err := signCheckpoint(l.signer, l.origin, n, root)
+	if err != nil {
+		return err
+	}
+	frame := ckptFrame(c.Note)
+	if _, err := l.ops.write(l.ckptF, frame); err != nil {
+		return fmt.Errorf("write audit checkpoint: %w", err)
+	}
+	if err := l.ops.datasync(l.ckptF); err != nil {
+		return fmt.Errorf("fsync audit checkpoints: %w", err)
+	}
+	l.ckptEnd += int64(len(frame))
+	// Only now, with the checkpoint durable, so the witness is never ahead of
+	// the checkpoints file.
+	if err := l.writeWitness(c.Note); err != nil {
+		return err
+	}
+	l.ckptMu.Lock()
+	l.latest, l.hasLatest = c, true
+	l.ckptMu.Unlock()
+	return nil
+}
+
+// Checkpoint makes everything enqueued so far durable and signs a checkpoint
+// covering it, unless one already does.
+func (l *Ledger) Checkpoint(ctx context.Context) (Checkpoint, error) {
+	if l.cfg.readOnly {
+		return Checkpoint{}, ErrReadOnly
+	}
+	if err := l.Sync(ctx); err != nil {
+		return Checkpoint{}, err
+	}
+	l.wmu.Lock()
+	// A writer that stopped or stalled has files it has not repaired (a
+	// torn checkpoint frame, hashes whose fsync failed): signing on top of
+	// them is its job once it resumes, never a caller's.
+	err := l.failure()
+	if err == nil {
+		if err = l.checkpointLocked(); err != nil {
+			l.fail(err)
+			err = l.failure()
+		}
+	}
+	l.wmu.Unlock()
+	if err != nil {
+		return Checkpoint{}, err
+	}
+	c, _ := l.Latest()
+	return c, nil
+}
+
+// Latest returns the newest checkpoint and whether there is one.
+func (l *Ledger) Latest() (Checkpoint, bool) {
+	l.ckptMu.RLock()
+	defer l.ckptMu.RUnlock()
+	return l.latest, l.hasLatest
 }

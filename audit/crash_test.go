@@ -78,14 +78,30 @@ func TestCrashRecovery(t *testing.T) {
 			t.Fatal(err)
 		}
 		lines := make(chan string, 1024)
+		started := make(chan struct{}) // closed at the child's first acknowledgement, or its end
 		go func() {
+			defer close(lines)
 			sc := bufio.NewScanner(out)
+			first := true
 			for sc.Scan() {
+				if first {
+					close(started)
+					first = false
+				}
 				lines <- sc.Text()
 			}
-			close(lines)
+			if first {
+				close(started)
+			}
 		}()
-		time.Sleep(time.Duration(30+rng.IntN(250)) * time.Millisecond)
+		// The kill comes at a random moment after the child is appending,
+		// however slowly it starts (a loaded machine, the race detector):
+		// a kill before its first append would test nothing.
+		select {
+		case <-started:
+		case <-time.After(time.Minute):
+		}
+		time.Sleep(time.Duration(rng.IntN(250)) * time.Millisecond)
 		cmd.Process.Signal(syscall.SIGKILL)
 		n := 0
 		for line := range lines {

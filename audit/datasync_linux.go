@@ -15,11 +15,3 @@ func datasync(f *os.File) error {
 		}
 	}
 }
-
-func lockFile(f *os.File) error {
-	err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB)
-	if err == syscall.EWOULDBLOCK {
-		return ErrLocked
-	}
-	return err
-}

@@ -1,18 +1,8 @@
-//go:build unix && !linux
+//go:build !linux
 
 package audit
 
-import (
-	"os"
-	"syscall"
-)
+import "os"
 
+// datasync is a full fsync where fdatasync is not available.
 func datasync(f *os.File) error { return f.Sync() }
-
-func lockFile(f *os.File) error {
-	err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB)
-	if err == syscall.EWOULDBLOCK {
-		return ErrLocked
-	}
-	return err
-}

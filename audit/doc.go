@@ -47,7 +47,19 @@
 // queued batch stays queued, and the writer retries with backoff, first
 // cutting its files back to the last durable state as Open does after a
 // crash (outage.go). It resumes by itself and logs a ledger.outage event.
-// Any other write error, EIO above all, still stops it until reopened.
+// Any other write error, EIO above all, still stops it until reopened, and
+// nothing it failed at is tried again: after EIO a kernel may have dropped
+// the dirty pages and report the next fsync a success. While the writer is
+// stalled or stopped, Checkpoint refuses too: only the writer signs, and
+// only over files it has repaired.
+//
+// That failure path is never taken on a healthy disk, so the tests take it
+// on purpose: every change the ledger makes to its files goes through one
+// unexported seam (fileops.go), and faults_test.go fails each write, fsync,
+// truncation and rename in turn, with ENOSPC and with EIO, then reopens the
+// directory, verifies it and looks for every acknowledged event;
+// gate_fault_test.go does the same under the real hostapi gate. A real full
+// disk and a real file size limit are in outage_test.go.
 //
 // A torn tail (a crash mid-append) is truncated on Open and the truncation
 // itself is logged as a ledger.recover event. Anything else wrong is an
@@ -70,4 +82,29 @@
 //
 // The crash test (TestCrashRecovery) SIGKILLs an appending child 5 times by
 // default; WARDEN_SOAK=1 runs 100 rounds.
+//
+// # Files
+//
+// One idea each, in the order a reader meets them:
+//
+//	event.go       the event schema and its canonical (JCS) encoding
+//	record.go      the framing of records, checkpoint frames and headers
+//	errors.go      the integrity error kinds and operational errors
+//	ledger.go      the Ledger: its files, its fields and the lock order
+//	options.go     Open's options
+//	open.go        Open and Close: lock, origin, torn-tail recovery, the
+//	               witness check, the ledger.recover event
+//	segment.go     segment files: naming, creation, rotation, scanning and
+//	               finding a record
+//	hashcache.go   the stored tree hashes and the writer's frontier
+//	writer.go      Enqueue, Append, Sync and the writer goroutine: group
+//	               commit, fdatasync, stopping on a write error
+//	outage.go      a full disk: stall, repair, resume, ledger.outage
+//	checkpoint.go  signed checkpoints and the checkpoints file
+//	witness.go     the witness outside the directory
+//	read.go        Len, Get, Find, Read
+//	proof.go       inclusion proofs and their verification
+//	verify.go      VerifyDir: the whole log from its records
+//	fileops.go     the seam every file change goes through
+//	lock_unix.go   the directory lock; datasync_*.go, fdatasync
 package audit

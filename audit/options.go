@@ -22,6 +22,8 @@ type config struct {
 	// retryMin and retryMax bound the backoff of a writer waiting for room
 	// on its disk (outage.go).
 	retryMin, retryMax time.Duration
+	// ops, when set, replaces osFileOps: only tests set it (faults_test.go).
+	ops *fileOps
 }
 
 func defaultConfig() config {

@@ -50,8 +50,8 @@ func (l *Ledger) stalled() bool {
 // more failed attempt of a stall under way.
 func (l *Ledger) stallWith(err error) {
 	l.mu.Lock()
-	defer l.mu.Unlock()
 	if l.werr != nil {
+		l.mu.Unlock()
 		return
 	}
 	if l.stall == nil {
@@ -63,6 +63,11 @@ func (l *Ledger) stallWith(err error) {
 		l.space.Broadcast()
 	}
 	l.outage.attempts++
+	l.mu.Unlock()
+	// A stall that began in Checkpoint, outside the writer's loop, must
+	// reach the writer now: while stalled, no Enqueue wakes it, and its
+	// clock may be hours away.
+	l.wake()
 }
 
 // resume repairs the files, writes what was pending when the disk filled
@@ -111,7 +116,7 @@ func (l *Ledger) resume() error {
 // cut. Call with wmu held.
 func (l *Ledger) repair() error {
 	seg := l.active
-	if err := seg.f.Truncate(l.actSize); err != nil {
+	if err := l.ops.truncate(seg.f, l.actSize); err != nil {
 		return fmt.Errorf("cut the failed write from %s: %w", seg.path, err)
 	}
 	if _, err := seg.f.Seek(l.actSize, io.SeekStart); err != nil {
@@ -141,7 +146,7 @@ func (l *Ledger) repair() error {
 	if err := l.resumeHashes(l.latestSize()); err != nil {
 		return err
 	}
-	if err := l.ckptF.Truncate(l.ckptEnd); err != nil {
+	if err := l.ops.truncate(l.ckptF, l.ckptEnd); err != nil {
 		return fmt.Errorf("cut a torn audit checkpoint: %w", err)
 	}
 	if _, err := l.ckptF.Seek(l.ckptEnd, io.SeekStart); err != nil {

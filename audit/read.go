@@ -4,11 +4,8 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"io"
 	"iter"
-	"os"
 	"path/filepath"
-	"sort"
 	"strconv"
 	"strings"
 )
@@ -138,16 +135,6 @@ func (l *Ledger) readRaw(from, to uint64) iter.Seq2[Entry, error] {
 	}
 }
 
-func (l *Ledger) segmentFor(index uint64) *segment {
-	l.segMu.RLock()
-	defer l.segMu.RUnlock()
-	i := sort.Search(len(l.segs), func(i int) bool { return l.segs[i].first > index })
-	if i == 0 {
-		return nil
-	}
-	return l.segs[i-1]
-}
-
 // raw reads and checks the record of event index.
 func (l *Ledger) raw(index uint64) ([]byte, error) {
 	seg := l.segmentFor(index)
@@ -178,68 +165,4 @@ func (l *Ledger) raw(index uint64) ([]byte, error) {
 		return nil, integrity(ErrSequence, int64(index), -1, filepath.Base(seg.path), off, "the record carries index %d", idx)
 	}
 	return payload, nil
-}
-
-// offset returns the byte offset of the k-th record of the segment, scanning
-// the file further when that record has not been seen yet.
-func (s *segment) offset(k uint64) (int64, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if k < uint64(len(s.offsets)) {
-		return s.offsets[k], nil
-	}
-	if err := s.scanMore(); err != nil {
-		return 0, err
-	}
-	if k < uint64(len(s.offsets)) {
-		return s.offsets[k], nil
-	}
-	return 0, ErrNotFound
-}
-
-// scanMore reads the segment from the last known record to its current end.
-// Call with s.mu held.
-func (s *segment) scanMore() error {
-	if s.f == nil {
-		f, err := os.Open(s.path)
-		if err != nil {
-			return fmt.Errorf("open audit segment: %w", err)
-		}
-		s.f = f
-	}
-	fi, err := s.f.Stat()
-	if err != nil {
-		return err
-	}
-	if s.end < segHeaderSize {
-		hdr := make([]byte, segHeaderSize)
-		if n, _ := s.f.ReadAt(hdr, 0); n < segHeaderSize {
-			return nil // being created; nothing to read yet
-		}
-		if err := checkSegHeader(hdr, s); err != nil {
-			return err
-		}
-		s.end = segHeaderSize
-	}
-	if fi.Size() <= s.end {
-		return nil
-	}
-	data := make([]byte, fi.Size()-s.end)
-	if _, err := s.f.ReadAt(data, s.end); err != nil && err != io.EOF {
-		return fmt.Errorf("read audit segment %s: %w", s.path, err)
-	}
-	offs, end, err := scanRecords(data, 0, s.first+uint64(len(s.offsets)))
-	for _, o := range offs {
-		s.offsets = append(s.offsets, s.end+o)
-	}
-	if err != nil {
-		var ie *IntegrityError
-		if errors.As(err, &ie) {
-			ie.File, ie.Offset = filepath.Base(s.path), s.end+ie.Offset
-		}
-		s.end += end
-		return err
-	}
-	s.end += end
-	return nil
 }

@@ -64,21 +64,22 @@ func ReadWitness(path string, verifiers note.Verifiers) (c Checkpoint, ok bool, 
 // writeWitness replaces the witness with msg: write a temporary file, fsync,
 // rename over the old one, fsync the directory. A crash leaves either the old
 // witness or the new one, never a torn one.
-func writeWitness(path string, msg []byte) error {
+func (l *Ledger) writeWitness(msg []byte) error {
+	path := l.cfg.witness
 	dir := filepath.Dir(path)
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return fmt.Errorf("write audit witness: %w", err)
 	}
 	tmp := path + ".tmp"
-	if err := writeFileSync(tmp, msg); err != nil {
+	if err := l.ops.writeFile(tmp, msg); err != nil {
 		os.Remove(tmp)
 		return fmt.Errorf("write audit witness %s: %w", tmp, err)
 	}
-	if err := os.Rename(tmp, path); err != nil {
+	if err := l.ops.rename(tmp, path); err != nil {
 		os.Remove(tmp)
 		return fmt.Errorf("write audit witness %s: %w", path, err)
 	}
-	return syncDir(dir)
+	return l.ops.syncDir(dir)
 }
 
 // checkWitness compares the opened log with its witness. problem is what
@@ -168,4 +169,20 @@ func (l *Ledger) extendsWitness(w Checkpoint) (bool, error) {
 			"the %d events do not hash to the latest signed checkpoint; run 'warden audit verify' to find where", c.Size)
 	}
 	return check(), nil
+}
+
+// writeFirstWitness makes the witness the latest checkpoint or, for a ledger
+// that has none, a signed checkpoint of the empty tree. A new ledger gets its
+// witness before its first event, so a log with events and no witness is
+// never a crash state.
+func (l *Ledger) writeFirstWitness() error {
+	c, ok := l.latest, l.hasLatest
+	if !ok {
+		empty, _ := tlog.TreeHash(0, nil)
+		var err error
+		if c, err = signCheckpoint(l.signer, l.origin, 0, empty); err != nil {
+			return err
+		}
+	}
+	return l.writeWitness(c.Note)
 }
