@@ -7,6 +7,7 @@ require (
 	github.com/CycloneDX/cyclonedx-go v0.12.0
 	github.com/creack/pty v1.1.24
 	github.com/extism/go-sdk v1.7.1
+	github.com/gowebpki/jcs v1.0.2
 	github.com/in-toto/attestation v1.1.2
 	github.com/modelcontextprotocol/go-sdk v1.8.0
 	github.com/santhosh-tekuri/jsonschema/v6 v6.0.3

@@ -64,7 +64,7 @@ func TestReviewTamperedHashCacheNeverYieldsAWrongProof(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if want := treeRoot(readAllRecords(t, dir), int(c.Size)); c.Root != want {
+	if want := treeRoot(t, readAllRecords(t, dir), int(c.Size)); c.Root != want {
 		t.Fatalf("checkpoint after a tampered cache commits to %x, the records hash to %x", c.Root, want)
 	}
 	// And the offline verifier names the cache, so the damage is not silent.

@@ -1,6 +1,7 @@
 package audit
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -9,6 +10,8 @@ import (
 	"strings"
 	"sync"
 	"testing"
+
+	"github.com/gowebpki/jcs"
 )
 
 // FuzzVerifyProof fuzzes the offline inclusion-proof verifier, which reads
@@ -103,7 +106,8 @@ func FuzzVerifyProof(f *testing.F) {
 // FuzzParseEvent: ParseEvent reads events out of proofs and exports; it
 // must refuse with an error, never panic. Whatever it accepts and the
 // canonical encoder takes must be a fixed point: the canonical bytes are
-// valid JSON and parse back to the same canonical bytes (RFC 8785 is
+// valid JSON, an outside RFC 8785 implementation (gowebpki/jcs) leaves them
+// unchanged, and they parse back to the same canonical bytes (RFC 8785 is
 // idempotent; a verifier re-hashing a re-encoded event relies on it).
 func FuzzParseEvent(f *testing.F) {
 	for i := range 3 {
@@ -136,6 +140,10 @@ func FuzzParseEvent(f *testing.F) {
 		}
 		if !json.Valid(canon) {
 			t.Fatalf("canonical encoding is not JSON: %q", canon)
+		}
+		// An outside RFC 8785 implementation leaves it as it is.
+		if outside, err := jcs.Transform(canon); err != nil || !bytes.Equal(outside, canon) {
+			t.Fatalf("canonical encoding is not RFC 8785 canonical:\n%q\njcs: %q (%v)", canon, outside, err)
 		}
 		e2, err := ParseEvent(canon)
 		if err != nil {

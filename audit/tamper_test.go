@@ -161,16 +161,15 @@ func forgeCheckpoint(t *testing.T, dir string, key *testKey, size uint64, root t
 	return c.Note
 }
 
-func treeRoot(recs []storedRecord, n int) tlog.Hash {
-	var st treeStack
+// treeRoot is the root an attacker computes for the first n records: tlog's
+// (reference_test.go), not this package's tree code.
+func treeRoot(t *testing.T, recs []storedRecord, n int) tlog.Hash {
+	t.Helper()
+	payloads := make([][]byte, n)
 	for i := range n {
-		st.push(tlog.RecordHash(recs[i].payload), uint64(i), nil)
+		payloads[i] = recs[i].payload
 	}
-	if n == 0 {
-		h, _ := tlog.TreeHash(0, nil)
-		return h
-	}
-	return st.root()
+	return tlogRoot(t, payloads, n)
 }
 
 func TestTamperDetected(t *testing.T) {
@@ -242,7 +241,7 @@ func TestTamperDetected(t *testing.T) {
 		{"checkpoint signed by another key", func(t *testing.T, dir string) {
 			r := readAllRecords(t, dir)
 			notes := readNotes(t, dir)
-			notes = append(notes, forgeCheckpoint(t, dir, newTestKey("attacker"), 100, treeRoot(r, 100)))
+			notes = append(notes, forgeCheckpoint(t, dir, newTestKey("attacker"), 100, treeRoot(t, r, 100)))
 			writeNotes(t, dir, notes)
 		}, ErrBadSignature, true},
 		{"rolled-back checkpoint", func(t *testing.T, dir string) {

@@ -3,10 +3,14 @@ package bundle
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
 	"errors"
+	"fmt"
 	"io/fs"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -84,17 +88,51 @@ func TestRoundTripAndDigest(t *testing.T) {
 
 // TestDigestVector pins the bundle digest algorithm of docs/bundle-format.md.
 func TestDigestVector(t *testing.T) {
-	b, err := New([]File{
-		{Name: ManifestFile, Data: []byte(`{"name":"demo","version":"1.0.0","description":"d","entry":"plugin.wasm","runtime":"wasm"}`)},
+	files := []File{
 		{Name: "plugin.wasm", Data: tinyWasm},
 		{Name: SignatureFile, Data: []byte("ignored")},
-	})
+		{Name: ManifestFile, Data: []byte(`{"name":"demo","version":"1.0.0","description":"d","entry":"plugin.wasm","runtime":"wasm"}`)},
+	}
+	b, err := New(files)
 	must(t, err)
-	// printf '%s  manifest.json\n%s  plugin.wasm\n' $(sha256sum ...) | sha256sum
-	// gives the same digest; docs/bundle-format.md quotes this vector.
+	// docs/bundle-format.md quotes this vector.
 	const want = "sha256:3dfb2ab06f63239011825f0098548ee14fdf6543f476b98df44d823c0756d76e"
 	if got := b.Digest(); got != want {
 		t.Fatalf("digest %s, want %s", got, want)
+	}
+	// The vector is the document's: sha256sum's lines of the sorted files,
+	// hashed, computed here from the files and not by the package.
+	covered := slices.DeleteFunc(slices.Clone(files), func(f File) bool { return f.Name == SignatureFile })
+	slices.SortFunc(covered, func(a, b File) int { return strings.Compare(a.Name, b.Name) })
+	var lines []byte
+	for _, f := range covered {
+		lines = fmt.Appendf(lines, "%x  %s\n", sha256.Sum256(f.Data), f.Name)
+	}
+	if got := fmt.Sprintf("sha256:%x", sha256.Sum256(lines)); got != want {
+		t.Fatalf("the document's listing of the files hashes to %s, the vector is %s", got, want)
+	}
+	// And coreutils' sha256sum, the tool the document names, agrees.
+	sum, err := exec.LookPath("sha256sum")
+	if err != nil {
+		t.Log("sha256sum not found: the listing was checked with crypto/sha256 only")
+		return
+	}
+	dir := t.TempDir()
+	var names []string
+	for _, f := range covered {
+		must(t, os.WriteFile(filepath.Join(dir, f.Name), f.Data, 0o644))
+		names = append(names, f.Name)
+	}
+	cmd := exec.Command(sum, names...)
+	cmd.Dir = dir
+	listing, err := cmd.Output()
+	must(t, err)
+	cmd = exec.Command(sum)
+	cmd.Stdin = bytes.NewReader(listing)
+	out, err := cmd.Output()
+	must(t, err)
+	if got := "sha256:" + strings.Fields(string(out))[0]; got != want {
+		t.Fatalf("sha256sum $(files) | sha256sum gives %s, the vector is %s", got, want)
 	}
 }
 

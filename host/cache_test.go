@@ -7,7 +7,6 @@ import (
 	"hash/crc32"
 	"io/fs"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"testing"
 
@@ -20,25 +19,13 @@ import (
 // host must refuse the entry before wazero loads it, run the plugin's own
 // code (compiled afresh), and log the refusal as a cache.reject event.
 func TestCacheForgeryIsRefusedAndAudited(t *testing.T) {
-	if _, err := exec.LookPath("wat2wasm"); err != nil {
-		t.Fatal("wat2wasm not found: install wabt (apt-get install wabt); this security test must run")
-	}
 	ctx := context.Background()
 	base := t.TempDir()
 	// The guest answers with the 8 bytes of an i64.const: an immediate in
-	// its native code, which the forgery changes from "1"s to "2"s.
-	wat := filepath.Join(base, "g.wat")
-	must(t, os.WriteFile(wat, []byte(`(module
-  (memory (export "memory") 1)
-  (data (i32.const 0) "{\"result\":00000000}")
-  (func (export "warden_alloc") (param i32) (result i32) (i32.const 1024))
-  (func (export "warden_call") (param i32 i32 i32 i32) (result i64)
-    (i64.store (i32.const 10) (i64.const 0x3131313131313131))
-    (i64.const 19)))`), 0o600))
-	wasmPath := filepath.Join(base, "g.wasm")
-	if msg, err := exec.Command("wat2wasm", wat, "-o", wasmPath).CombinedOutput(); err != nil {
-		t.Fatalf("wat2wasm: %v\n%s", err, msg)
-	}
+	// its native code, which the forgery changes from "1"s to "2"s. It is
+	// sandbox/wasm's committed testdata/wat/const_1.wasm (assembled from the
+	// .wat beside it), so the test never needs wat2wasm.
+	wasmPath := filepath.Join("..", "sandbox", "wasm", "testdata", "wat", "const_1.wasm")
 	man := map[string]any{
 		"name": "constant", "version": "1.0.0", "description": "Answers a constant.", "entry": "plugin.wasm", "runtime": "wasm",
 		"publisher": map[string]any{"name": "tests", "key_id": "ed25519:0123456789abcdef"},

@@ -3,6 +3,7 @@ package hostapi
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
@@ -10,19 +11,25 @@ import (
 	"testing"
 
 	"github.com/wardenproject/warden/audit"
+	"github.com/wardenproject/warden/capability"
+	"github.com/wardenproject/warden/policy"
 	"github.com/wardenproject/warden/resource"
 )
 
 // TestNewMethodNeedsNoGateChange registers a method the catalogue does not
 // have — a stand-in for a later clipboard.write — with its schema, its
-// resource mapping and its provider, and shows that the unchanged gate
-// validates, authorises, asks the policy and audits it like any other.
+// resource mapping and its provider, and shows that the unchanged gate takes
+// it through every step a builtin takes: params checked against the schema,
+// a real capability token verified and matched, the manifest and a real
+// policy engine asked, the provider run only on an allow, and one audit
+// event per call, allowed or refused. The same method, token and manifest
+// are refused by a policy that denies it.
 func TestNewMethodNeedsNoGateChange(t *testing.T) {
-	var written string
+	var written []string
 	var schema map[string]any
 	must(t, json.Unmarshal([]byte(`{
 		"params": {"type": "object", "properties": {"text": {"type": "string", "maxLength": 100}}, "required": ["text"], "additionalProperties": false},
-		"result": {"type": "object", "additionalProperties": false}
+		"result": {"type": "object", "properties": {"length": {"type": "integer"}}, "required": ["length"], "additionalProperties": false}
 	}`), &schema))
 	def := methodDef{
 		name: "test.clipboard.write",
@@ -30,27 +37,83 @@ func TestNewMethodNeedsNoGateChange(t *testing.T) {
 			return []Access{{Kind: resource.Clipboard, Name: "clipboard", Action: "write"}}, nil
 		},
 		run: func(_ context.Context, c *call) ([]byte, *Error) {
-			written = c.args.Str("text")
-			return []byte(`{}`), nil
+			text := c.args.Str("text")
+			written = append(written, text)
+			return fmt.Appendf(nil, `{"length":%d}`, len(text)), nil
 		},
 		schema: schema,
 	}
-	e := newEnv(t, withExtra(def))
-	// No capability for the clipboard: refused by the gate and audited.
-	_, err := e.call("test.clipboard.write", "", map[string]any{"text": "hi"})
-	wantCode(t, err, CodeDenied)
-	e.wantDenyEvent("test.clipboard.write", CodeDenied)
-	// With a token it reaches the policy, which has no rule for it: the
-	// manifest does not declare it either.
-	_, err = e.call("test.clipboard.write", e.mint("clipboard", "write"), map[string]any{"text": "hi"})
-	wantCode(t, err, CodeNotDeclared)
-	_, err = e.call("test.clipboard.write", "", map[string]any{"text": 5})
-	wantCode(t, err, CodeInvalidParams)
-	if written != "" {
-		t.Fatal("the provider ran without being allowed")
-	}
+	// The policy is the real engine over a real policy file: clipboard
+	// writes are allowed by a rule, as a later clipboard.write would be.
+	pol, err := policy.Parse([]byte("version: 1\nrules:\n  - id: clip\n    effect: allow\n    resource: clipboard\n    actions: [write]\n"),
+		policy.ParseOptions{File: "clip.yaml"})
+	must(t, err)
+	allowClipboard := func(e *env, c *Config) { c.Policy = policy.NewEngine(pol, nil) }
+	e := newEnv(t, withExtra(def), allowClipboard)
 	if !strings.Contains(strings.Join(e.gate.Methods(), ","), "test.clipboard.write") {
 		t.Fatal("method not listed")
+	}
+	declared, err := policy.NewManifest([]policy.Permission{{Resource: "clipboard", Actions: []string{"write"}}}, resource.Options{})
+	must(t, err)
+	clip := e.mint("clipboard", "write")
+
+	// Refusals before the provider: no capability, a manifest that does not
+	// declare the clipboard, params the schema refuses.
+	_, err = e.call("test.clipboard.write", "", map[string]any{"text": "hi"})
+	wantCode(t, err, CodeDenied)
+	e.wantDenyEvent("test.clipboard.write", CodeDenied)
+	_, err = e.call("test.clipboard.write", clip, map[string]any{"text": "hi"})
+	wantCode(t, err, CodeNotDeclared)
+	if ev := e.wantDenyEvent("test.clipboard.write", CodeNotDeclared); ev.Decision.By != "manifest" {
+		t.Fatalf("undeclared: decided by %q, want the manifest", ev.Decision.By)
+	}
+	e.caller.Manifest = declared
+	_, err = e.call("test.clipboard.write", clip, map[string]any{"text": 5})
+	wantCode(t, err, CodeInvalidParams)
+	e.wantDenyEvent("test.clipboard.write", CodeInvalidParams)
+	// A token for another resource does not cover the clipboard.
+	_, err = e.call("test.clipboard.write", e.mint("kv:cache/*", "write"), map[string]any{"text": "hi"})
+	wantCode(t, err, CodeDenied)
+	e.wantDenyEvent("test.clipboard.write", CodeDenied)
+	if len(written) != 0 {
+		t.Fatalf("the provider ran on a refused call: %q", written)
+	}
+
+	// Allowed: the token covers it, the manifest declares it, the policy's
+	// rule allows it. The provider runs once, its result comes back, and
+	// the ledger holds the allow with the rule and the token's hash.
+	res, err := e.call("test.clipboard.write", clip, map[string]any{"text": "hello"})
+	must(t, err)
+	if res["length"] != float64(5) || len(written) != 1 || written[0] != "hello" {
+		t.Fatalf("allowed call: result %v, provider saw %q", res, written)
+	}
+	ev := e.last("test.clipboard.write")
+	if ev.Outcome != audit.OutcomeOK || ev.Error != nil || ev.Decision.Effect != audit.EffectAllow || ev.Decision.By != "rule:clip" ||
+		ev.Resource != "clipboard" || ev.CapHash != capability.TokenHash(clip) || ev.Actor.Plugin != testPlugin || ev.Instance != testInstance {
+		t.Fatalf("allowed call's event: %+v", ev)
+	}
+	// The caller's own tokens serve as well as an explicit one.
+	e.caller.Tokens = append(e.caller.Tokens, clip)
+	_, err = e.call("test.clipboard.write", "", map[string]any{"text": "again"})
+	must(t, err)
+	if len(written) != 2 || e.last("test.clipboard.write").Decision.Effect != audit.EffectAllow {
+		t.Fatalf("allowed by the caller's tokens: provider saw %q", written)
+	}
+
+	// The same call under a policy that denies it: refused by the rule, the
+	// provider not run, the refusal audited.
+	polDeny, err := policy.Parse([]byte("version: 1\nrules:\n  - id: no-clip\n    effect: deny\n    resource: clipboard\n    reason: no clipboard\n"),
+		policy.ParseOptions{File: "deny.yaml"})
+	must(t, err)
+	d := newEnv(t, withExtra(def), func(_ *env, c *Config) { c.Policy = policy.NewEngine(polDeny, nil) })
+	d.caller.Manifest = declared
+	_, err = d.call("test.clipboard.write", d.mint("clipboard", "write"), map[string]any{"text": "hi"})
+	wantCode(t, err, CodeDenied)
+	if ev := d.wantDenyEvent("test.clipboard.write", CodeDenied); ev.Decision.By != "rule:no-clip" {
+		t.Fatalf("denied by policy: decided by %q, want rule:no-clip", ev.Decision.By)
+	}
+	if len(written) != 2 {
+		t.Fatalf("the provider ran on a call the policy denied: %q", written)
 	}
 }
 

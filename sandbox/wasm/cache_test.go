@@ -21,19 +21,13 @@ import (
 	"github.com/wardenproject/warden/internal/cpumeter"
 )
 
-// cacheGuest is a minimal guest whose every tool answers with the eight
-// ASCII bytes of k, stored by an i64.const: the constant is an immediate in
-// the native code, so code compiled from another constant is another answer.
+// cacheGuest is testdata/wat/const_K.wat, a minimal guest whose every tool
+// answers with the eight ASCII bytes of K, stored by an i64.const: the
+// constant is an immediate in the native code, so code compiled from another
+// constant is another answer.
 func cacheGuest(t *testing.T, k string) []byte {
 	t.Helper()
-	imm := "0x" + strings.Repeat(hex.EncodeToString([]byte(k[:1])), 8)
-	return assemble(t, `(module
-  (memory (export "memory") 1)
-  (data (i32.const 0) "{\"result\":00000000}")
-  (func (export "warden_alloc") (param i32) (result i32) (i32.const 1024))
-  (func (export "warden_call") (param i32 i32 i32 i32) (result i64)
-    (i64.store (i32.const 10) (i64.const `+imm+`))
-    (i64.const 19)))`)
+	return watModule(t, "const_"+k)
 }
 
 const (

@@ -101,23 +101,14 @@ func TestCompileChecksDigestAndABI(t *testing.T) {
 		t.Fatalf("right digest refused: %v", err)
 	}
 	for _, tc := range []struct{ name, wat, want string }{
-		{"foreign import", `(module (import "env" "steal" (func)) (memory (export "memory") 1)
-			(func (export "warden_alloc") (param i32) (result i32) i32.const 0)
-			(func (export "warden_call") (param i32 i32 i32 i32) (result i64) i64.const 0))`, `imports env.steal`},
-		{"unknown warden import", `(module (import "warden" "exec" (func)) (memory (export "memory") 1)
-			(func (export "warden_alloc") (param i32) (result i32) i32.const 0)
-			(func (export "warden_call") (param i32 i32 i32 i32) (result i64) i64.const 0))`, `warden does not provide`},
-		{"wrong call signature", `(module (import "warden" "call" (func (param i32) (result i32))) (memory (export "memory") 1)
-			(func (export "warden_alloc") (param i32) (result i32) i32.const 0)
-			(func (export "warden_call") (param i32 i32 i32 i32) (result i64) i64.const 0))`, `signature`},
-		{"no warden_call", `(module (memory (export "memory") 1)
-			(func (export "warden_alloc") (param i32) (result i32) i32.const 0))`, `does not export warden_call`},
-		{"no memory", `(module
-			(func (export "warden_alloc") (param i32) (result i32) i32.const 0)
-			(func (export "warden_call") (param i32 i32 i32 i32) (result i64) i64.const 0))`, `memory`},
+		{"foreign import", "abi_foreign_import", `imports env.steal`},
+		{"unknown warden import", "abi_unknown_import", `warden does not provide`},
+		{"wrong call signature", "abi_wrong_signature", `signature`},
+		{"no warden_call", "abi_no_call", `does not export warden_call`},
+		{"no memory", "abi_no_memory", `memory`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			_, err := e.Compile(ctx, assemble(t, tc.wat), "")
+			_, err := e.Compile(ctx, watModule(t, tc.wat), "")
 			if err == nil || !strings.Contains(err.Error(), tc.want) {
 				t.Fatalf("got %v, want an error containing %q", err, tc.want)
 			}
@@ -152,7 +143,7 @@ func TestCompileRefusesChangedBytes(t *testing.T) {
 	if !errors.As(err, &de) || !errors.Is(err, ErrDigestMismatch) || de.Want != want.Digest() || de.Got == want.Digest() {
 		t.Fatalf("changed bytes: got %v, want a *DigestError naming both digests", err)
 	}
-	noABI := assemble(t, `(module (memory (export "memory") 1))`)
+	noABI := watModule(t, "no_abi")
 	if _, err := e.Compile(ctx, noABI, want.Digest()); !errors.Is(err, ErrDigestMismatch) {
 		t.Fatalf("wrong bytes that also break the ABI: got %v, want the digest mismatch", err)
 	}

@@ -62,27 +62,21 @@ func buildGoGuest(tb testing.TB, srcDir string) []byte {
 
 func goGuest(tb testing.TB) []byte { return buildGoGuest(tb, "testdata/guest") }
 
-var watOnce built
-
-// watGuest assembles testdata/guest.wat with wabt's wat2wasm.
-func watGuest(tb testing.TB) []byte {
+// watModule returns the committed testdata/wat/NAME.wasm. The WAT guests
+// are committed assembled, so that the tests that use them (several are
+// attack tests) run without wat2wasm; TestCommittedWasmMatchesWAT keeps each
+// .wasm the assembly of the .wat beside it.
+func watModule(tb testing.TB, name string) []byte {
 	tb.Helper()
-	if _, err := exec.LookPath("wat2wasm"); err != nil {
-		tb.Skip("wat2wasm not found: install Debian's wabt package (apt-get install wabt) to run the WAT guest tests")
+	b, err := os.ReadFile(filepath.Join("testdata", "wat", name+".wasm"))
+	if err != nil {
+		tb.Fatalf("WAT guest %s: %v (assemble it: wat2wasm testdata/wat/%s.wat -o testdata/wat/%s.wasm)", name, err, name, name)
 	}
-	watOnce.once.Do(func() {
-		out := filepath.Join(buildDir, "guest_wat.wasm")
-		if msg, err := exec.Command("wat2wasm", "testdata/guest.wat", "-o", out).CombinedOutput(); err != nil {
-			watOnce.err = fmt.Errorf("wat2wasm: %v\n%s", err, msg)
-			return
-		}
-		watOnce.wasm, watOnce.err = os.ReadFile(out)
-	})
-	if watOnce.err != nil {
-		tb.Fatal(watOnce.err)
-	}
-	return watOnce.wasm
+	return b
 }
+
+// watGuest is testdata/wat/guest.wat, the hand-written guest of docs/abi.md.
+func watGuest(tb testing.TB) []byte { return watModule(tb, "guest") }
 
 var (
 	engOnce   sync.Once
@@ -161,24 +155,4 @@ func invokeJSON(tb testing.TB, inst *Instance, tool string, v any, out any) erro
 		}
 	}
 	return nil
-}
-
-// assemble turns inline WAT into wasm with wat2wasm.
-func assemble(tb testing.TB, wat string) []byte {
-	tb.Helper()
-	watGuest(tb) // skips when wat2wasm is missing
-	dir := tb.TempDir()
-	src := filepath.Join(dir, "m.wat")
-	out := filepath.Join(dir, "m.wasm")
-	if err := os.WriteFile(src, []byte(wat), 0o600); err != nil {
-		tb.Fatal(err)
-	}
-	if msg, err := exec.Command("wat2wasm", src, "-o", out).CombinedOutput(); err != nil {
-		tb.Fatalf("wat2wasm: %v\n%s", err, msg)
-	}
-	b, err := os.ReadFile(out)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	return b
 }

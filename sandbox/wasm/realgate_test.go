@@ -28,6 +28,12 @@ func (k oneKey) Lookup(id string) (ed25519.PublicKey, bool) { return k.pub, id =
 // capability filesystem against its floor.
 func realGate(tb testing.TB, dir string, actions ...string) (*hostapi.Gate, hostapi.Caller) {
 	tb.Helper()
+	return realGateWith(tb, dir, nil, actions...)
+}
+
+// realGateWith is realGate with edit applied to the gate's Config first.
+func realGateWith(tb testing.TB, dir string, edit func(*hostapi.Config), actions ...string) (*hostapi.Gate, hostapi.Caller) {
+	tb.Helper()
 	_, priv, err := ed25519.GenerateKey(nil)
 	must(tb, err)
 	signer := hostkey.NewSigner(priv)
@@ -39,7 +45,11 @@ func realGate(tb testing.TB, dir string, actions ...string) (*hostapi.Gate, host
 	m, err := policy.NewManifest([]policy.Permission{{Resource: "filesystem:" + dir + "/**", Actions: actions}}, resource.Options{})
 	must(tb, err)
 	verifier := capability.NewVerifier(oneKey{signer.KeyID(), signer.Public()})
-	g, err := hostapi.NewGate(hostapi.Config{Tokens: verifier, Policy: policy.NewEngine(pol, nil), Audit: ledger})
+	cfg := hostapi.Config{Tokens: verifier, Policy: policy.NewEngine(pol, nil), Audit: ledger}
+	if edit != nil {
+		edit(&cfg)
+	}
+	g, err := hostapi.NewGate(cfg)
 	must(tb, err)
 	tok, _, err := capability.NewIssuer(signer).Mint(capability.Request{Subject: "bench", Audience: "bench-1",
 		Resource: "filesystem:" + dir + "/**", Actions: actions, TTL: time.Hour})

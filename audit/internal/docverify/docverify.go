@@ -3,7 +3,9 @@
 // shares no code with package audit on purpose: its tests prove that the
 // document is enough to check a log the ledger wrote, and that the ledger
 // writes what the document says (RFC 8785 canonical events, RFC 6962 tree,
-// C2SP signed-note checkpoints).
+// C2SP signed-note checkpoints). Its own tree and canonical form are in turn
+// checked against outside implementations (x/mod's tlog, gowebpki/jcs) in
+// reference_test.go.
 package docverify
 
 import (

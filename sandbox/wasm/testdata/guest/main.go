@@ -26,6 +26,12 @@ type nIn struct {
 	N int `json:"n"`
 }
 
+type callLoopIn struct {
+	N      int             `json:"n"`
+	Method string          `json:"method"`
+	Params json.RawMessage `json:"params"`
+}
+
 type fsOut struct {
 	Data  string   `json:"data,omitempty"`
 	Names []string `json:"names,omitempty"`
@@ -130,6 +136,26 @@ func init() {
 				unsafe.Pointer(&params[0]), uint32(len(params)), nil, 0, unsafe.Pointer(&out[0]), uint32(len(out)))
 		}
 		return last, nil
+	})
+	// call_loop crosses warden.call n times with one real method and its
+	// params, for the P1 benchmark through the real gate; against a
+	// do-nothing import it is the floor. It returns the last envelope, so
+	// the benchmark can check the calls succeeded.
+	pdk.Tool("call_loop", func(_ context.Context, in callLoopIn) (string, error) {
+		method, params := in.Method, []byte(in.Params)
+		if len(method) == 0 || len(params) == 0 {
+			return "", errors.New("call_loop needs a method and params")
+		}
+		var out [4096]byte
+		var n uint32
+		for i := 0; i < in.N; i++ {
+			n = rawCall(unsafe.Pointer(unsafe.StringData(method)), uint32(len(method)),
+				unsafe.Pointer(&params[0]), uint32(len(params)), nil, 0, unsafe.Pointer(&out[0]), uint32(len(out)))
+		}
+		if int(n) > len(out) {
+			return "", fmt.Errorf("envelope of %d bytes does not fit", n)
+		}
+		return string(out[:n]), nil
 	})
 	pdk.Tool("pdk_loop", func(_ context.Context, in nIn) (int, error) {
 		for i := 0; i < in.N; i++ {

@@ -1,0 +1,5 @@
+;; abi_foreign_import.wat: the ABI, plus an import warden does not provide
+;; from another module: refused at compile time.
+(module (import "env" "steal" (func)) (memory (export "memory") 1)
+  (func (export "warden_alloc") (param i32) (result i32) i32.const 0)
+  (func (export "warden_call") (param i32 i32 i32 i32) (result i64) i64.const 0))
