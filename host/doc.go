@@ -37,8 +37,10 @@
 //     line to the call that produced it.
 //   - State shared with other warden processes (grants from `warden grant`,
 //     revocations from `warden revoke`, installs from `warden install`) is
-//     re-read every Config.RefreshInterval; a plugin a call names that the
-//     host does not know yet is looked up at once.
+//     re-read every Config.RefreshInterval (2 s by default; the refresh
+//     cannot be turned off, since a revocation must reach a running host);
+//     a plugin a call names that the host does not know yet is looked up at
+//     once.
 //
 // # Stable error codes
 //
