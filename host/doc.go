@@ -7,7 +7,10 @@
 //
 // Three files show the whole API: host.go (Config, New, Close, Plugins,
 // Watch, Ledger), install.go (Install, Uninstall, Build) and invoke.go
-// (Invoke and its options). The data flow of one call is docs/architecture.md's:
+// (Invoke and its options). A Config needs only Home: every other field's
+// zero value is the confined choice, and no field turns a protection off
+// (docs/architecture.md, "Configuration"). The data flow of one call is
+// docs/architecture.md's:
 //
 //	Invoke(plugin, tool, input)
 //	  installed and active? publisher or key revoked? → not_found / unavailable
