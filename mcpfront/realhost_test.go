@@ -391,7 +391,7 @@ func TestRealHostRefusalAdvice(t *testing.T) {
 	home := filepath.Join(t.TempDir(), "home")
 	shareCacheSecret(t, home)
 	h, err := host.New(context.Background(), host.Config{Home: home, PolicyPath: pol,
-		CacheDir: filepath.Join(testDir, "cache"), RefreshInterval: -1})
+		CacheDir: filepath.Join(testDir, "cache")})
 	if err != nil {
 		t.Fatal(err)
 	}
