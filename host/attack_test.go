@@ -92,7 +92,7 @@ func setupAttack(t *testing.T) *attackEnv {
 
 		shareCacheSecret(t, filepath.Join(base, "home"))
 		h, err := New(context.Background(), Config{Home: filepath.Join(base, "home"), CacheDir: filepath.Join(testDir, "cache"),
-			RefreshInterval: -1, Log: e.logs.add})
+			manualRefresh: true, Log: e.logs.add})
 		if err != nil {
 			attackErr = err
 			return

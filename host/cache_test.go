@@ -33,7 +33,7 @@ func TestCacheForgeryIsRefusedAndAudited(t *testing.T) {
 	}
 	// The home's own cache (<home>/cache/wasm) and its own secret.
 	home := filepath.Join(base, "home")
-	h, err := New(ctx, Config{Home: home, RefreshInterval: -1})
+	h, err := New(ctx, Config{Home: home, manualRefresh: true})
 	must(t, err)
 	defer h.Close()
 	p, err := h.Install(ctx, pluginDir(t, wasmPath, man), InstallOptions{})

@@ -7,7 +7,10 @@
 //
 // Three files show the whole API: host.go (Config, New, Close, Plugins,
 // Watch, Ledger), install.go (Install, Uninstall, Build) and invoke.go
-// (Invoke and its options). The data flow of one call is docs/architecture.md's:
+// (Invoke and its options). A Config needs only Home: every other field's
+// zero value is the confined choice, and no field turns a protection off
+// (docs/architecture.md, "Configuration"). The data flow of one call is
+// docs/architecture.md's:
 //
 //	Invoke(plugin, tool, input)
 //	  installed and active? publisher or key revoked? → not_found / unavailable
@@ -37,8 +40,10 @@
 //     line to the call that produced it.
 //   - State shared with other warden processes (grants from `warden grant`,
 //     revocations from `warden revoke`, installs from `warden install`) is
-//     re-read every Config.RefreshInterval; a plugin a call names that the
-//     host does not know yet is looked up at once.
+//     re-read every Config.RefreshInterval (2 s by default; the refresh
+//     cannot be turned off, since a revocation must reach a running host);
+//     a plugin a call names that the host does not know yet is looked up at
+//     once.
 //
 // # Stable error codes
 //

@@ -29,6 +29,13 @@ import (
 
 // Config configures a Host. New copies it; changing a Config after New has
 // no effect.
+//
+// Every field but Home may be left zero, and zero is the confined choice:
+// nobody to confirm (so asks are denied), the home's own policy file or the
+// built-in policy, the background refresh on. Home has no safe default and
+// is required. New refuses a negative PoolSize, MaxMemoryMB or
+// RefreshInterval, naming the field, rather than guessing what it meant
+// (docs/architecture.md, "Configuration").
 type Config struct {
 	// Home is warden's state directory (required). It is created 0700 and
 	// refused when others can write it.
@@ -62,8 +69,32 @@ type Config struct {
 	CacheDir string
 	// RefreshInterval is how often grants, revocations and installed plugins
 	// are re-read from the store, to see changes made by other warden
-	// processes. Zero means 2 s; negative turns the background refresh off.
+	// processes. Zero means 2 s. The refresh cannot be
+	// turned off: without it a revocation made by `warden revoke` while the
+	// host runs would never reach it.
 	RefreshInterval time.Duration
+
+	// manualRefresh, for this package's tests only, starts no background
+	// refresh, so that a test decides when the host re-reads its store.
+	manualRefresh bool
+}
+
+// defaultRefreshInterval is Config.RefreshInterval's zero.
+const defaultRefreshInterval = 2 * time.Second
+
+// check refuses the values of c that have no meaning, naming the field.
+func (c Config) check() error {
+	switch {
+	case c.Home == "":
+		return errors.New("new host: Config.Home is empty; pass warden's state directory")
+	case c.PoolSize < 0:
+		return fmt.Errorf("new host: Config.PoolSize is %d; pass a positive number of instances per plugin, or 0 for the default", c.PoolSize)
+	case c.MaxMemoryMB < 0:
+		return fmt.Errorf("new host: Config.MaxMemoryMB is %d; pass a positive cap in MiB, or 0 for the default", c.MaxMemoryMB)
+	case c.RefreshInterval < 0:
+		return fmt.Errorf("new host: Config.RefreshInterval is %v; the background refresh cannot be turned off (a revocation by another warden process would never reach this host): pass a positive interval, or 0 for the default", c.RefreshInterval)
+	}
+	return nil
 }
 
 // Plugin is an installed plugin as the host sees it.
@@ -118,8 +149,8 @@ type Host struct {
 
 // New opens (creating if needed) the state in cfg.Home and returns a Host.
 func New(ctx context.Context, cfg Config) (_ *Host, err error) {
-	if cfg.Home == "" {
-		return nil, errors.New("new host: Config.Home is empty; pass warden's state directory")
+	if err := cfg.check(); err != nil {
+		return nil, err
 	}
 	dir, err := filepath.Abs(cfg.Home)
 	if err != nil {
@@ -138,11 +169,11 @@ func New(ctx context.Context, cfg Config) (_ *Host, err error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	if cfg.PoolSize <= 0 {
+	if cfg.PoolSize == 0 {
 		cfg.PoolSize = 4
 	}
 	if cfg.RefreshInterval == 0 {
-		cfg.RefreshInterval = 2 * time.Second
+		cfg.RefreshInterval = defaultRefreshInterval
 	}
 	if cfg.UserHome == "" {
 		if h, err := os.UserHomeDir(); err == nil && filepath.IsAbs(h) {
@@ -268,10 +299,10 @@ func New(ctx context.Context, cfg Config) (_ *Host, err error) {
 	// Administrative events a CLI spooled while another host held the
 	// ledger go in now; a failure is retried at every refresh.
 	_ = h.drainSpool(ctx)
-	if cfg.RefreshInterval > 0 {
-		go h.refreshLoop()
-	} else {
+	if cfg.manualRefresh {
 		close(h.done)
+	} else {
+		go h.refreshLoop()
 	}
 	return h, nil
 }

@@ -127,8 +127,10 @@ func newTestHost(tb testing.TB, cfg Config) *Host {
 	}
 	cfg.CacheDir = filepath.Join(testDir, "cache")
 	shareCacheSecret(tb, cfg.Home)
+	// Tests decide when the host re-reads its store (h.refresh), unless
+	// they ask for a refresh interval.
 	if cfg.RefreshInterval == 0 {
-		cfg.RefreshInterval = -1
+		cfg.manualRefresh = true
 	}
 	h, err := New(context.Background(), cfg)
 	must(tb, err)

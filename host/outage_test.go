@@ -115,7 +115,7 @@ func runHostOutage(mode, dir, wasmPath, cache string) (*hostOutageReport, error)
 	}
 
 	ctx := context.Background()
-	h, err := New(ctx, Config{Home: home, CacheDir: cache, RefreshInterval: -1})
+	h, err := New(ctx, Config{Home: home, CacheDir: cache, manualRefresh: true})
 	if err != nil {
 		return nil, err
 	}

@@ -47,7 +47,9 @@
 //   - Only regular files and directories are opened, non-blocking: a FIFO,
 //     socket or device is refused (open(2) of a FIFO would wait forever, out
 //     of reach of the call's deadline).
-//   - Config.Protected (warden's own --home, cache, policy file) is out of
+//   - Config.Protected (warden's own --home, cache, policy file), and the
+//     homes warden knows without being told even when Protected is empty
+//     ($WARDEN_HOME, the default home), are out of
 //     every plugin's reach whatever it was granted, by name, through "..",
 //     through a symlink, and by identity (device and inode, recorded at
 //     NewGate, of the state and of every folder on the way to it): a folder

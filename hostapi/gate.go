@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -14,6 +15,7 @@ import (
 	"github.com/wardenproject/warden/audit"
 	"github.com/wardenproject/warden/capability"
 	"github.com/wardenproject/warden/hostapi/internal/fsprov"
+	"github.com/wardenproject/warden/internal/home"
 	"github.com/wardenproject/warden/policy"
 	"github.com/wardenproject/warden/resource"
 )
@@ -24,9 +26,12 @@ const (
 	DefaultMaxWrite = 16 << 20 // bytes one fs.write may carry
 )
 
-// Config is everything a Gate needs. Tokens, Policy and Audit are required;
-// the rest have safe defaults. NewGate copies it: changing a Config after
-// NewGate has no effect on the Gate.
+// Config is everything a Gate needs. Tokens, Policy and Audit are required,
+// and NewGate refuses their absence naming the field; every other field's
+// zero value is the confined one (nobody to confirm, so asks are denied; no
+// issuer, so capability.request is refused; no KV store; the default read
+// and write caps; warden's known homes protected). NewGate copies it:
+// changing a Config after NewGate has no effect on the Gate.
 type Config struct {
 	Tokens TokenVerifier // verifies capability tokens (*capability.Verifier)
 	Policy Decider       // decides allow, deny or ask (*policy.Engine)
@@ -59,10 +64,12 @@ type Config struct {
 	// NewGate. A folder on the way to one may be read and listed but not
 	// created, removed, moved or replaced. NewGate also records the device
 	// and inode of each and of every existing folder on the way to it, and
-	// the provider refuses them under any name (see resolved.go). Empty
-	// protects nothing: the gate does not guess where the state lives, so
-	// the host must pass it (host.New passes its home, its cache directory
-	// and its policy file).
+	// the provider refuses them under any name (see resolved.go). The
+	// homes warden knows without being told (home.Known: $WARDEN_HOME and
+	// the default home) are protected even when Protected is empty, as the
+	// store protects them, so that the zero value protects what it can;
+	// the gate cannot guess the rest, so the host passes it (host.New
+	// passes its home, its cache directory and its policy file).
 	Protected []string
 
 	// extra holds methods registered by tests (see gate_ext_test.go): the
@@ -117,7 +124,11 @@ func NewGate(cfg Config) (*Gate, error) {
 	if cfg.MaxWrite <= 0 {
 		cfg.MaxWrite = DefaultMaxWrite
 	}
-	protected, err := protectedPaths(cfg.Protected)
+	want := slices.Clone(cfg.Protected)
+	for _, k := range home.Known() {
+		want = append(want, k.Path)
+	}
+	protected, err := protectedPaths(want)
 	if err != nil {
 		return nil, fmt.Errorf("hostapi: new gate: %w", err)
 	}

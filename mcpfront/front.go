@@ -68,8 +68,11 @@ const (
 	DefaultMaxLogLine       = 8 << 10
 )
 
-// Config configures a Front. It is read once by New.
+// Config configures a Front. New copies it; changing it afterwards has no
+// effect. Host is required (New refuses a Config without one, naming the
+// field); every other zero field is the bounded default below.
 type Config struct {
+	// Host runs the tools (FromHost adapts a *host.Host).
 	Host Host
 	// Name and Version are the server's implementation info.
 	Name, Version string
@@ -149,7 +152,7 @@ func legacyVersions() []string {
 // cannot be served, so that the problem surfaces at start.
 func New(ctx context.Context, cfg Config) (*Front, error) {
 	if cfg.Host == nil {
-		return nil, errors.New("mcp front: no host")
+		return nil, errors.New("mcp front: Config.Host is nil; pass the host whose tools to serve (mcpfront.FromHost)")
 	}
 	if cfg.Name == "" {
 		cfg.Name = "warden"

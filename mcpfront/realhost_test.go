@@ -104,7 +104,7 @@ func realHost(t testing.TB) (*host.Host, string) {
 	t.Helper()
 	home := filepath.Join(t.TempDir(), "home")
 	shareCacheSecret(t, home)
-	h, err := host.New(context.Background(), host.Config{Home: home, CacheDir: filepath.Join(testDir, "cache"), RefreshInterval: -1})
+	h, err := host.New(context.Background(), host.Config{Home: home, CacheDir: filepath.Join(testDir, "cache")})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -313,7 +313,7 @@ func TestRealHostElicitation(t *testing.T) {
 	home := filepath.Join(t.TempDir(), "home")
 	shareCacheSecret(t, home)
 	h, err := host.New(context.Background(), host.Config{Home: home, PolicyPath: pol,
-		CacheDir: filepath.Join(testDir, "cache"), RefreshInterval: -1})
+		CacheDir: filepath.Join(testDir, "cache")})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -391,7 +391,7 @@ func TestRealHostRefusalAdvice(t *testing.T) {
 	home := filepath.Join(t.TempDir(), "home")
 	shareCacheSecret(t, home)
 	h, err := host.New(context.Background(), host.Config{Home: home, PolicyPath: pol,
-		CacheDir: filepath.Join(testDir, "cache"), RefreshInterval: -1})
+		CacheDir: filepath.Join(testDir, "cache")})
 	if err != nil {
 		t.Fatal(err)
 	}

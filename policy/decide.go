@@ -179,10 +179,11 @@ func (g *Grants) find(plugin string, t *target, action string, now time.Time) *g
 // Engine answers Requests against one Policy and the current Grants. It is safe
 // for concurrent use; Decide takes no lock and never blocks.
 type Engine struct {
-	pol    *Policy
-	kinds  map[resource.Kind]*bucket
-	any    bucket // rules without a resource
-	grants atomic.Pointer[Grants]
+	pol       *Policy
+	kinds     map[resource.Kind]*bucket
+	any       bucket // rules without a resource
+	alwaysAsk []Category
+	grants    atomic.Pointer[Grants]
 }
 
 type bucket struct {
@@ -192,28 +193,53 @@ type bucket struct {
 
 type crule struct {
 	*Rule
-	order int
-	by    string // "rule:<id>"
+	order   int
+	by      string           // "rule:<id>"
+	pattern resource.Pattern // zero: every resource (deny and ask only)
 }
 
 // NewEngine indexes p's rules and starts with grants g (nil: none). A nil p
 // means Default().
+//
+// A Policy should come from Parse, Load or Default, which validate it. One
+// built as a literal fails closed here rather than open: its rules'
+// resources are parsed now (with "~" as the user's home directory); an
+// allow rule without a resource, or whose resource does not parse, allows
+// nothing; a deny or ask rule whose resource does not parse applies to
+// every resource; and a nil AlwaysAsk means DefaultAlwaysAsk, as it does
+// for a policy file that leaves always_ask out.
 func NewEngine(p *Policy, g *Grants) *Engine {
 	if p == nil {
 		p = Default()
 	}
-	e := &Engine{pol: p, kinds: map[resource.Kind]*bucket{}}
+	e := &Engine{pol: p, kinds: map[resource.Kind]*bucket{}, alwaysAsk: p.AlwaysAsk}
+	if e.alwaysAsk == nil {
+		e.alwaysAsk = DefaultAlwaysAsk
+	}
 	for i := range p.Rules {
 		r := &p.Rules[i]
-		b := &e.any
-		if !r.pattern.IsZero() {
-			b = e.kinds[r.pattern.Kind()]
-			if b == nil {
-				b = &bucket{}
-				e.kinds[r.pattern.Kind()] = b
+		pat := r.pattern
+		if pat.IsZero() && r.Resource != "" {
+			var err error
+			if pat, err = resource.Parse(r.Resource); err != nil {
+				pat = resource.Pattern{}
+				if r.Effect == Allow {
+					continue
+				}
 			}
 		}
-		c := &crule{Rule: r, order: i, by: "rule:" + r.ID}
+		if pat.IsZero() && r.Effect == Allow {
+			continue
+		}
+		b := &e.any
+		if !pat.IsZero() {
+			b = e.kinds[pat.Kind()]
+			if b == nil {
+				b = &bucket{}
+				e.kinds[pat.Kind()] = b
+			}
+		}
+		c := &crule{Rule: r, order: i, by: "rule:" + r.ID, pattern: pat}
 		if r.Plugin != "" && !strings.Contains(r.Plugin, "*") {
 			if b.byPlugin == nil {
 				b.byPlugin = map[string][]*crule{}
@@ -414,7 +440,7 @@ func (e *Engine) Decide(r Request) Decision {
 			Reason: "No policy rule or user grant allows " + r.Action + " on " + res + " for plugin " + strconv.Quote(r.Plugin) + ", and no rule means deny."}
 	}
 	if allow == nil || !allow.OverrideAsk {
-		for _, c := range e.pol.AlwaysAsk {
+		for _, c := range e.alwaysAsk {
 			if c.covers(t.kind, r.Action) {
 				return Decision{Effect: Ask, By: "always_ask:" + c.String(), MaxTTL: ttl, ConfirmTimeout: e.confirmTimeout(),
 					Reason: fmt.Sprintf("%s, but %s is an always-ask category, so a person must confirm it.",

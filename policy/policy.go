@@ -89,7 +89,9 @@ const (
 var DefaultAlwaysAsk = []Category{{Kind: resource.Net}, {Kind: resource.Process}}
 
 // Policy is a parsed, validated enterprise policy. Treat it as read-only: the
-// engine built from it may be in use on many goroutines.
+// engine built from it may be in use on many goroutines. Get one from Parse,
+// Load or Default; a Policy written as a literal skips the validation, and
+// NewEngine makes it fail closed rather than open (see NewEngine).
 type Policy struct {
 	Version     int
 	Rules       []Rule

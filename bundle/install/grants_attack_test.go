@@ -174,7 +174,7 @@ func (e audited) installAt(t *testing.T, b *bundle.Bundle, keys ...string) (Repo
 func (e audited) readSecret(t *testing.T) (map[string]any, []*audit.Event, *audit.Ledger) {
 	t.Helper()
 	guestWasm(t)
-	h, err := host.New(ctx, host.Config{Home: e.home, CacheDir: filepath.Join(attackGuest.dir, "cache"), RefreshInterval: -1})
+	h, err := host.New(ctx, host.Config{Home: e.home, CacheDir: filepath.Join(attackGuest.dir, "cache")})
 	must(t, err)
 	t.Cleanup(func() { h.Close() })
 	in, _ := json.Marshal(map[string]any{"method": "fs.read", "params": map[string]string{"path": filepath.Join(e.data, "secret.txt")}})

@@ -133,7 +133,10 @@ type Prompter interface {
 	Ask(ctx context.Context, req consent.Request) (consent.Decision, error)
 }
 
-// Config is what an install runs against.
+// Config is what an install runs against. Home, Store and Trust are
+// required: Install, Uninstall and List refuse a Config without them, naming
+// the field. Every other zero field is the strict choice (the default
+// policy, no terminal, no unattended install, no upgrade).
 type Config struct {
 	Home   string // warden home; plugins go under Home/plugins
 	Store  Store
@@ -189,8 +192,25 @@ func Dir(home, name, version string) string {
 	return filepath.Join(PluginsDir(home), name, version)
 }
 
+// check refuses a Config that lacks a required field, naming it: without a
+// home the plugins would land in the working directory.
+func (c Config) check(op string) error {
+	switch {
+	case c.Home == "":
+		return fmt.Errorf("%s: install.Config.Home is empty; pass warden's state directory", op)
+	case c.Store == nil:
+		return fmt.Errorf("%s: install.Config.Store is nil; pass the home's state store", op)
+	case c.Trust == nil:
+		return fmt.Errorf("%s: install.Config.Trust is nil; pass the home's trust registry (trust.Open)", op)
+	}
+	return nil
+}
+
 // Install verifies b and installs it. See the package doc for the order.
 func Install(ctx context.Context, b *bundle.Bundle, c Config) (Report, error) {
+	if err := c.check("install"); err != nil {
+		return Report{}, err
+	}
 	pol := c.Policy
 	if pol == nil {
 		pol = policy.Default()
@@ -683,6 +703,9 @@ func compactJSON(src []byte) (json.RawMessage, error) {
 // Uninstall removes plugin name: its store row, grants and kv data, its files,
 // and records a plugin revocation so every token issued to it is dead.
 func Uninstall(ctx context.Context, name string, c Config) error {
+	if err := c.check("uninstall " + name); err != nil {
+		return err
+	}
 	if !manifest.ValidPluginName(name) {
 		return fmt.Errorf("uninstall %q: not a plugin name: %w", name, ErrNotInstalled)
 	}
@@ -720,6 +743,9 @@ type Installed struct {
 
 // List returns the installed plugins with their trust state now.
 func List(ctx context.Context, c Config) ([]Installed, error) {
+	if err := c.check("list plugins"); err != nil {
+		return nil, err
+	}
 	ps, err := c.Store.ListPlugins(ctx)
 	if err != nil {
 		return nil, err

@@ -124,7 +124,7 @@ func TestHostDrainsSpool(t *testing.T) {
 	if err := held.Close(); err != nil {
 		t.Fatal(err)
 	}
-	h, err := host.New(context.Background(), host.Config{Home: home, RefreshInterval: -1})
+	h, err := host.New(context.Background(), host.Config{Home: home})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -154,7 +154,7 @@ func TestHostDrainsSpool(t *testing.T) {
 // runs every interval.
 func TestRunningHostLogsCLIChange(t *testing.T) {
 	home := t.TempDir()
-	h, err := host.New(context.Background(), host.Config{Home: home, RefreshInterval: -1})
+	h, err := host.New(context.Background(), host.Config{Home: home})
 	if err != nil {
 		t.Fatal(err)
 	}

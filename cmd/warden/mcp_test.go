@@ -72,7 +72,7 @@ func mcpHome(t *testing.T) string {
 		}
 	}
 	home := filepath.Join(t.TempDir(), "home")
-	h, err := host.New(context.Background(), host.Config{Home: home, RefreshInterval: -1})
+	h, err := host.New(context.Background(), host.Config{Home: home})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -89,7 +89,7 @@ func mcpHome(t *testing.T) string {
 // invokeEvents counts the ok tool.invoke events for hello#greet in home's ledger.
 func invokeEvents(t *testing.T, home string) int {
 	t.Helper()
-	h, err := host.New(context.Background(), host.Config{Home: home, RefreshInterval: -1})
+	h, err := host.New(context.Background(), host.Config{Home: home})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -42,7 +42,11 @@
 //     compilation cache.
 //   - CPU: a deadline per call, enforced by wazero's WithCloseOnContextDone,
 //     which adds a check on every loop back-edge; the benchmarks in this package
-//     measure that cost (see "The price of the deadline" below). A timed-out,
+//     measure that cost (see "The price of the deadline" below). The check is
+//     not a setting: every runtime of every Engine has it, so no Config, the
+//     zero one included, runs a guest without a deadline, and no Limits asks
+//     for one past MaxTimeout (the benchmarks that measure a loop without the
+//     check build raw wazero runtimes, never an Engine). A timed-out,
 //     trapped or exited instance is closed and never reused. wazero does not
 //     interrupt host functions, so the host work a guest causes watches the
 //     deadline itself: closing a file the guest wrote hashes it for the audit
@@ -100,6 +104,16 @@
 // (P1 would need shared-memory rings to stay near 2 us) and a warm pool of
 // workers so that a cold start does not pay a fork and a compile-cache load.
 // Until then the check stays on: a plugin must never hold a core forever.
+// When the worker exists, running without the check will be that engine's
+// design (the kill is its deadline), not a switch on this one.
+//
+// # Configuration
+//
+// Config, InstanceConfig, PoolConfig and Limits follow warden's one rule
+// for configuration (docs/architecture.md, "Configuration"): the zero value
+// is the confined one or cannot be built. The zero Config is NewConfig; zero
+// Limits fields are the defaults, never "unlimited"; InstanceConfig and
+// PoolConfig without a gate are refused, naming the field.
 //
 // # The compilation cache
 //

@@ -19,12 +19,17 @@ import (
 
 // Config configures an Engine. It is immutable: each With method returns a
 // changed copy, so one Config can be shared.
+//
+// Its zero value is the confined configuration, the same as NewConfig: no
+// compilation cache and a memory cap of DefaultMaxMemoryMB. Nothing in it
+// weakens the sandbox: the per-call CPU deadline is not a setting (see
+// "Limits and their cost" in the package doc), and a cache directory without
+// a key is refused by NewEngine.
 type Config struct {
 	cacheDir      string
 	cacheKey      []byte
 	onCacheReject func(CacheRejection)
-	maxMemoryMB   int
-	closeOnDone   bool
+	maxMemoryMB   int // 0: DefaultMaxMemoryMB
 }
 
 // Defaults of a Config.
@@ -37,10 +42,9 @@ const (
 )
 
 // NewConfig returns the default configuration: no compilation cache (compile
-// in memory each run) and a 1 GiB memory cap.
-func NewConfig() Config {
-	return Config{maxMemoryMB: DefaultMaxMemoryMB, closeOnDone: true}
-}
+// in memory each run) and a 1 GiB memory cap. It is the zero Config; it
+// exists so that a chain of With calls reads from a named start.
+func NewConfig() Config { return Config{} }
 
 // WithCacheDir keeps compiled native code in dir, conventionally
 // <home>/cache/wasm, so that a module is compiled once across runs. NewEngine
@@ -225,10 +229,14 @@ func (e *Engine) runtime(ctx context.Context, pages uint32) (wazero.Runtime, err
 	if r, ok := e.runtimes[pages]; ok {
 		return r, nil
 	}
+	// The deadline is always on: without it a guest that loops never
+	// returns, whatever its context says (and stalls the host's garbage
+	// collector with it). It is not a Config setting, so no value of one,
+	// the zero value included, can turn it off.
 	rc := wazero.NewRuntimeConfig().
 		WithCompilationCache(e.cache).
 		WithMemoryLimitPages(pages).
-		WithCloseOnContextDone(e.cfg.closeOnDone)
+		WithCloseOnContextDone(true)
 	r := wazero.NewRuntimeWithConfig(ctx, rc)
 	if _, err := wasi_snapshot_preview1.Instantiate(ctx, r); err != nil {
 		_ = r.Close(ctx)

@@ -20,8 +20,10 @@ import (
 	"github.com/wardenproject/warden/hostapi"
 )
 
-// Limits bound one instance and each of its calls. Zero fields take the
-// defaults below; the memory limit is further capped by the engine.
+// Limits bound one instance and each of its calls. The zero Limits is the
+// confined one: zero (or negative) fields take the defaults below, never
+// "unlimited"; the memory limit is further capped by the engine and the
+// timeout by MaxTimeout.
 type Limits struct {
 	MemoryMB         int           // linear memory, rounded up to a power of two MiB
 	Timeout          time.Duration // per call, _initialize included
@@ -39,6 +41,11 @@ const (
 	DefaultMaxOutputBytes   = 1 << 20
 	DefaultMaxLogBytes      = 64 << 10
 	DefaultMaxHostCallBytes = 8 << 20
+
+	// MaxTimeout caps Limits.Timeout (the manifest's own cap,
+	// manifest.MaxTimeoutMS): a finite deadline far in the future would be
+	// a guest holding a core for good.
+	MaxTimeout = 10 * time.Minute
 )
 
 func (l Limits) withDefaults() Limits {
@@ -55,6 +62,7 @@ func (l Limits) withDefaults() Limits {
 	if l.Timeout <= 0 {
 		l.Timeout = DefaultTimeout
 	}
+	l.Timeout = min(l.Timeout, MaxTimeout)
 	return l
 }
 
@@ -104,7 +112,7 @@ type Instance struct {
 // reactor's runtime and package init) within the call timeout.
 func (m *Module) Instantiate(ctx context.Context, cfg InstanceConfig) (*Instance, error) {
 	if cfg.Gate == nil {
-		return nil, errors.New("instantiate wasm module: no gate: every guest needs one, even one that denies everything")
+		return nil, errors.New("instantiate wasm module: InstanceConfig.Gate is nil: every guest needs a gate, even one that denies everything")
 	}
 	lim := cfg.Limits.withDefaults()
 	pages := m.eng.memoryClass(lim.MemoryMB)

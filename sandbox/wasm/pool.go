@@ -11,7 +11,8 @@ import (
 	"github.com/wardenproject/warden/hostapi"
 )
 
-// PoolConfig configures a Pool.
+// PoolConfig configures a Pool; NewPool copies it. Its zero fields take safe
+// defaults, except Instance.Gate, which has none and is required.
 type PoolConfig struct {
 	// Instance is the template for every instance; its Caller is ignored when
 	// NewCaller is set.
@@ -54,7 +55,7 @@ type PoolStats struct {
 // NewPool returns a pool of instances of m. Instances are created on demand.
 func (m *Module) NewPool(cfg PoolConfig) (*Pool, error) {
 	if cfg.Instance.Gate == nil {
-		return nil, errors.New("new instance pool: no gate: every guest needs one, even one that denies everything")
+		return nil, errors.New("new instance pool: PoolConfig.Instance.Gate is nil: every guest needs a gate, even one that denies everything")
 	}
 	if cfg.Size <= 0 {
 		cfg.Size = 4
