@@ -33,7 +33,7 @@ func TestInitBuildRun(t *testing.T) {
 	}
 
 	data := filepath.Join(dir, "data")
-	code, out, errOut = runCLI(t, home, "run", "--json", "--cap", "filesystem:"+data+"=read,write", "--tool", "greet", "--input", `{"name":"Ada"}`, dir)
+	code, out, errOut = runCLI(t, home, "run", "--json", "--cap", "filesystem:"+data+"=read", "--tool", "greet", "--input", `{"name":"Ada"}`, dir)
 	if code != 0 {
 		t.Fatalf("run: exit %d\n%s\n%s", code, out, errOut)
 	}
