@@ -6,10 +6,13 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"strings"
 
 	"github.com/spf13/cobra"
 
+	"github.com/wardenproject/warden/audit"
+	"github.com/wardenproject/warden/hostapi"
 	"github.com/wardenproject/warden/internal/home"
 )
 
@@ -98,15 +101,39 @@ func run(args []string, in io.Reader, out, errOut io.Writer) int {
 		// it takes; the usage line says both.
 		err = usageErr(fmt.Errorf("%s: %w", strings.TrimPrefix(cmd.CommandPath(), "warden "), err), "usage: "+cmd.UseLine()+"; see '"+cmd.CommandPath()+" --help'")
 	}
-	fmt.Fprintf(errOut, "warden: %v\n", err)
-	code := 1
+	code, hint := 1, ""
 	if errors.As(err, &ee) {
-		if ee.hint != "" {
-			fmt.Fprintf(errOut, "hint: %s\n", ee.hint)
-		}
-		code = ee.code
+		code, hint = ee.code, ee.hint
+	}
+	if a.json || slices.Contains(args, "--json") {
+		// With --json the error is data too: one object on stdout, so a
+		// program reads every outcome the same way; stderr keeps the text.
+		b, _ := json.Marshal(map[string]any{"ok": false, "error": map[string]any{
+			"code": errorCode(err, code), "message": err.Error(), "hint": hint, "exit": code}})
+		fmt.Fprintf(out, "%s\n", b)
+	}
+	fmt.Fprintf(errOut, "warden: %v\n", err)
+	if hint != "" {
+		fmt.Fprintf(errOut, "hint: %s\n", hint)
 	}
 	return code
+}
+
+// errorCode is the stable code of a CLI error for --json: a host call's
+// code, an audit integrity kind, "usage" for a mistake in the command line,
+// or "error".
+func errorCode(err error, exit int) string {
+	var he *hostapi.Error
+	var ie *audit.IntegrityError
+	switch {
+	case exit == 2:
+		return "usage"
+	case errors.As(err, &he):
+		return string(he.Code)
+	case errors.As(err, &ie):
+		return ie.KindName()
+	}
+	return "error"
 }
 
 // exitError carries an exit code and an optional hint (what to do next) with an

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -47,5 +48,34 @@ func TestCompletion(t *testing.T) {
 	code, out, errOut := runCLI(t, "", "completion", "bash")
 	if code != 0 || !strings.Contains(out, "bash completion") {
 		t.Fatalf("completion bash: exit %d, stderr %s", code, errOut)
+	}
+}
+
+// TestJSONErrors: with --json every failure is one JSON object on stdout
+// with a stable code, the message and the hint; the text stays on stderr.
+func TestJSONErrors(t *testing.T) {
+	home := t.TempDir()
+	for _, tc := range []struct {
+		args []string
+		code string
+		exit int
+	}{
+		{[]string{"--json", "no-such-command"}, "usage", 2},
+		{[]string{"--json", "grant", "only-one-arg"}, "usage", 2},
+		{[]string{"--json", "lint", filepath.Join(home, "missing")}, "error", 1},
+		{[]string{"--json", "token", "mint", "--sub", "x"}, "usage", 2},
+	} {
+		code, out, errOut := runCLI(t, home, tc.args...)
+		var v struct {
+			OK    *bool `json:"ok"`
+			Error struct {
+				Code, Message, Hint string
+				Exit                int
+			}
+		}
+		if code != tc.exit || json.Unmarshal([]byte(out), &v) != nil || v.OK == nil || *v.OK || v.Error.Code != tc.code ||
+			v.Error.Message == "" || v.Error.Exit != tc.exit || !strings.Contains(errOut, "warden: ") {
+			t.Errorf("%v: exit %d\nstdout %s\nstderr %s", tc.args, code, out, errOut)
+		}
 	}
 }
