@@ -8,13 +8,13 @@ import (
 	"path/filepath"
 )
 
-// writeNew writes data to path with mode 0600, atomically and exclusively: the
+// writeNew writes data to path with mode, atomically and exclusively: the
 // bytes go to a temporary file in the same directory, are synced, and are then
 // hard-linked to path, which fails if path exists. A reader therefore sees
 // either no file or the whole file, and two writers racing for the same path
 // cannot both win — which is what hostkey relies on when two processes
 // generate the first host key at once.
-func writeNew(path string, data []byte) error {
+func writeNew(path string, data []byte, mode os.FileMode) error {
 	dir := filepath.Dir(path)
 	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp*")
 	if err != nil {
@@ -22,7 +22,7 @@ func writeNew(path string, data []byte) error {
 	}
 	tmpName := tmp.Name()
 	defer os.Remove(tmpName)
-	if err := tmp.Chmod(0o600); err != nil {
+	if err := tmp.Chmod(mode); err != nil {
 		tmp.Close()
 		return fmt.Errorf("write %s: %w", path, err)
 	}

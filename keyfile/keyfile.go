@@ -262,17 +262,19 @@ func WritePrivate(path string, priv ed25519.PrivateKey, passphrase []byte) error
 	if err != nil {
 		return err
 	}
-	return writeNew(path, data)
+	return writeNew(path, data, 0o600)
 }
 
-// WritePublic writes pub to path as PEM. It fails, wrapping fs.ErrExist, if
+// WritePublic writes pub to path as PEM, mode 0644. It fails, wrapping fs.ErrExist, if
 // path already exists.
 func WritePublic(path string, pub ed25519.PublicKey) error {
 	data, err := MarshalPublic(pub)
 	if err != nil {
 		return err
 	}
-	return writeNew(path, data)
+	// A public key is meant to be handed out: readable by anyone, as
+	// ssh-keygen writes .pub files.
+	return writeNew(path, data, 0o644)
 }
 
 // ReadPrivate reads a private key file written by WritePrivate (or openssl).

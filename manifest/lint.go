@@ -90,10 +90,17 @@ var rules = []Rule{
 	{"WDN108", "read-only-hint-with-effects", SeverityWarning,
 		"A tool says it is read-only (readOnlyHint), but the plugin may change things or reach the network.",
 		"Clients may run a tool annotated readOnlyHint: true without asking the person, and warden cannot hold one tool to less than its plugin's permissions. Drop the hint from tools that change anything, or move the read-only tools into a plugin of their own that only reads."},
+	{"WDN109", "placeholder-publisher", SeverityWarning,
+		"The publisher is still the placeholder warden init wrote.",
+		"A bundle is signed by its publisher's key, and warden trusts keys, not names. Make your key with 'warden keygen --publisher NAME' and put your name and its key id into manifest.json's publisher before you pack or sign."},
 	{"WDN201", "entry-not-built", SeverityNote,
 		"The entry file does not exist yet; it is built from the Go source in the plugin directory.",
 		"The directory has a go.mod, so the entry is expected to be built by the toolchain. Build it before packing or installing the plugin."},
 }
+
+// PlaceholderKeyID is the publisher key id `warden init` writes into a new
+// plugin's manifest until its author makes a key: no key has it.
+const PlaceholderKeyID = "ed25519:0000000000000000"
 
 // Rules returns every lint rule in ID order.
 func Rules() []Rule { return slices.Clone(rules) }
@@ -221,6 +228,9 @@ func LintWith(m *Manifest, src []byte, path string, lo LintOptions) []Finding {
 	if fileRead != nil && netGrant != nil {
 		l.add("WDN101", netGrant.path+".resource", "the plugin can read files (%s %q) and reach the network (%s %q): the shape of data exfiltration",
 			fileRead.path, fileRead.perm.Resource, netGrant.path, netGrant.perm.Resource)
+	}
+	if m.Publisher.KeyID == PlaceholderKeyID {
+		l.add("WDN109", "publisher.key_id", "the publisher key id %s is warden init's placeholder; make your key with 'warden keygen --publisher NAME' and put its id here", PlaceholderKeyID)
 	}
 	if !m.hasPublisher() {
 		l.add("WDN004", "publisher", "no publisher; add \"publisher\": {\"name\": ..., \"key_id\": \"ed25519:...\"} so bundles can be signed and trusted")

@@ -70,6 +70,7 @@ func TestLintRules(t *testing.T) {
 		{"process-spawn", "WDN106", "permissions[0].resource", nil},
 		{"tool-no-description", "WDN107", "tools[0].description", nil},
 		{"read-only-hint-writes", "WDN108", "tools[0].annotations.readOnlyHint", nil},
+		{"placeholder-publisher", "WDN109", "publisher.key_id", nil},
 	}
 	seen := map[string]bool{}
 	for _, tt := range tests {

@@ -19,6 +19,7 @@ import (
 	"github.com/wardenproject/warden/hostkey"
 	"github.com/wardenproject/warden/internal/adminaudit"
 	"github.com/wardenproject/warden/internal/keyid"
+	"github.com/wardenproject/warden/internal/home"
 	"github.com/wardenproject/warden/keyfile"
 )
 
@@ -42,7 +43,9 @@ capability tokens and audit checkpoints. --rotate makes a new current key; the
 previous one still verifies tokens it signed.
 
 With --publisher NAME it instead writes a plugin publisher's signing key pair,
-NAME.key (PKCS#8 PEM, mode 0600) and NAME.pub (PEM), into --out. With
+NAME.key (PKCS#8 PEM, mode 0600) and NAME.pub (PEM, 0644), into --out, by
+default a private directory under the user config directory
+(warden-publisher-keys), never the plugin's source tree. With
 --passphrase the private key is encrypted with age; the passphrase is read
 from the terminal, or from $` + passphraseEnv + ` in scripts. Existing files are
 never overwritten.`,
@@ -66,7 +69,7 @@ never overwritten.`,
 		f := cmd.Flags()
 		f.BoolVar(&rotate, "rotate", false, "replace the current host key with a new one")
 		f.StringVar(&publisher, "publisher", "", "write a publisher key pair NAME.key and NAME.pub instead")
-		f.StringVar(&outDir, "out", "", "directory for --publisher files (default: the current directory)")
+		f.StringVar(&outDir, "out", "", "directory for --publisher files (default: the user config directory, warden-publisher-keys)")
 		f.BoolVar(&encrypt, "passphrase", false, "encrypt the --publisher private key with a passphrase")
 		return cmd
 	})
@@ -148,6 +151,22 @@ func (a *app) logHostKeys(keys []hostkey.KeyInfo) {
 	}
 }
 
+// publisherKeyDir is where publisher keys go by default: a private
+// directory of its own under the user config directory, created 0700. It
+// is not inside warden's home: publisher keys belong to the author, not to
+// a host, and survive a host's home being moved or removed.
+func publisherKeyDir() (string, error) {
+	cfg, err := os.UserConfigDir()
+	if err != nil {
+		return "", fmt.Errorf("find the user config directory for publisher keys: %w", err)
+	}
+	dir := filepath.Join(cfg, "warden-publisher-keys")
+	if err := home.Ensure(dir); err != nil {
+		return "", err
+	}
+	return dir, nil
+}
+
 var publisherName = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$`)
 
 func (a *app) publisherKeygen(name, outDir string, encrypt bool) error {
@@ -155,7 +174,13 @@ func (a *app) publisherKeygen(name, outDir string, encrypt bool) error {
 		return usageErr(fmt.Errorf("publisher name %q cannot be a file name", name), "use letters, digits, '.', '_' and '-' (at most 64)")
 	}
 	if outDir == "" {
-		outDir = "."
+		// Never the current directory, which is usually the plugin's
+		// source tree: a signing key there ends up in a commit or a bundle.
+		dir, err := publisherKeyDir()
+		if err != nil {
+			return withHint(err, "pass --out DIR, a private directory outside the plugin's source tree")
+		}
+		outDir = dir
 	}
 	keyPath := filepath.Join(outDir, name+".key")
 	pubPath := filepath.Join(outDir, name+".pub")

@@ -113,3 +113,31 @@ func TestKeygenPublisherPassphrase(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestPublisherKeygenDefaultDir: without --out the key pair goes to a
+// private directory under the user config directory, never the current
+// directory (a plugin's source tree, where a key ends up in a commit); the
+// private key is 0600 and the public one 0644.
+func TestPublisherKeygenDefaultDir(t *testing.T) {
+	cfg := t.TempDir()
+	t.Setenv("XDG_CONFIG_HOME", cfg)
+	t.Setenv("HOME", t.TempDir())
+	t.Chdir(t.TempDir())
+	code, _, errOut := runCLI(t, t.TempDir(), "keygen", "--publisher", "acme")
+	if code != 0 {
+		t.Fatalf("keygen: exit %d %s", code, errOut)
+	}
+	dir := filepath.Join(cfg, "warden-publisher-keys")
+	for name, want := range map[string]os.FileMode{"acme.key": 0o600, "acme.pub": 0o644} {
+		fi, err := os.Stat(filepath.Join(dir, name))
+		if err != nil || fi.Mode().Perm() != want {
+			t.Errorf("%s: %v, mode %v, want %v", name, err, fi, want)
+		}
+	}
+	if fi, err := os.Stat(dir); err != nil || fi.Mode().Perm() != 0o700 {
+		t.Errorf("key directory %s: %v %v", dir, err, fi)
+	}
+	if ents, _ := os.ReadDir("."); len(ents) != 0 {
+		t.Errorf("keygen wrote into the current directory: %v", ents)
+	}
+}

@@ -100,6 +100,8 @@ func Write(dir string, o Options) ([]string, error) {
 		out[path.Join(PDKDir, name)] = b
 	}
 	out["data/note.txt"] = []byte("A note for " + name + " to read once you grant its data directory.\n")
+	// The input the README's `warden run --input @input.json` reads.
+	out["input.json"] = []byte("{\"name\": \"Ada\"}\n")
 
 	var written []string
 	for rel, b := range out {
