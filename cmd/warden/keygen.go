@@ -18,8 +18,8 @@ import (
 
 	"github.com/wardenproject/warden/hostkey"
 	"github.com/wardenproject/warden/internal/adminaudit"
-	"github.com/wardenproject/warden/internal/keyid"
 	"github.com/wardenproject/warden/internal/home"
+	"github.com/wardenproject/warden/internal/keyid"
 	"github.com/wardenproject/warden/keyfile"
 )
 
