@@ -607,7 +607,9 @@ func (a *app) printEntry(e audit.Entry) error {
 	if ev.Decision.Effect != "" {
 		outcome = ev.Decision.Effect + "/" + outcome
 	}
-	_, err := fmt.Fprintf(a.out, "%s  %-8d %-14s %-16s %-12s %s\n", ev.Time.UTC().Format(time.RFC3339Nano), e.Index,
+	// Nine fraction digits always (RFC3339Nano drops trailing zeros), so the
+	// columns line up.
+	_, err := fmt.Fprintf(a.out, "%s  %-8d %-14s %-16s %-12s %s\n", ev.Time.UTC().Format("2006-01-02T15:04:05.000000000Z"), e.Index,
 		ev.Action, dash(ev.Actor.Plugin), dash(outcome), ev.Resource)
 	return err
 }

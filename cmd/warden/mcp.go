@@ -113,17 +113,20 @@ type nopWriteCloser struct{ io.Writer }
 func (nopWriteCloser) Close() error { return nil }
 
 func (a *app) serveMCPHTTP(ctx context.Context, front *mcpfront.Front, homeDir, addr string, allowRemote, rotate bool) error {
+	// Bind first: a new (or rotated) token is shown only once, so it must
+	// not be shown — and spent — by a run that then fails to listen.
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return withHint(fmt.Errorf("listen on %s: %w", addr, err), "choose a free port")
+	}
 	tokPath := filepath.Join(homeDir, mcpfront.TokenFileName)
 	tok, created, err := mcpfront.LoadOrCreateToken(tokPath, rotate)
 	if err != nil {
+		ln.Close()
 		return withHint(err, "run 'warden mcp --http ADDR --rotate-token' to replace the token file")
 	}
 	if created {
 		fmt.Fprintf(a.errOut, "warden: new MCP bearer token (kept in %s, shown only now):\n%s\n", tokPath, tok)
-	}
-	ln, err := net.Listen("tcp", addr)
-	if err != nil {
-		return withHint(fmt.Errorf("listen on %s: %w", addr, err), "choose a free port")
 	}
 	opts := mcpfront.HTTPOptions{Token: tok}
 	if allowRemote {

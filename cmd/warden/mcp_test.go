@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -414,5 +415,24 @@ func TestMCPConfig(t *testing.T) {
 	}
 	if code, _, errOut := runCLI(t, home, "mcp", "config", "--client", "vim"); code != 2 || !strings.Contains(errOut, "claude-desktop") {
 		t.Errorf("unknown client: %d %s", code, errOut)
+	}
+}
+
+// TestMCPHTTPTokenOnlyOnceBound: a port already in use fails the run before
+// a token is made, so the one showing of a new token is never spent on a
+// run that could not serve (issue 12).
+func TestMCPHTTPTokenOnlyOnceBound(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	home := t.TempDir()
+	code, _, errOut := runCLI(t, home, "mcp", "--http", ln.Addr().String())
+	if code != 1 || !strings.Contains(errOut, "listen on") || strings.Contains(errOut, "bearer token") {
+		t.Fatalf("busy port: exit %d %s", code, errOut)
+	}
+	if _, err := os.Stat(filepath.Join(home, "mcp-http.token")); !os.IsNotExist(err) {
+		t.Fatalf("a token was made by a run that could not listen: %v", err)
 	}
 }

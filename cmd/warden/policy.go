@@ -161,6 +161,18 @@ plugin's manifest comes from the installed plugins, else from --manifest.`,
 			}
 			defer st.Close()
 
+			// An action the resource's kind does not have is a mistake in the
+			// command line, not a question for the policy.
+			if kindName, _, ok := strings.Cut(res, ":"); ok || res == "clipboard" {
+				if res == "clipboard" {
+					kindName = "clipboard"
+				}
+				if k, err := resource.ParseKind(kindName); err != nil {
+					return usageErr(fmt.Errorf("--resource %q: %w", res, err), "write KIND:NAME, e.g. filesystem:/home/u/a.csv (docs/resources.md)")
+				} else if !resource.ValidAction(k, action) {
+					return usageErr(fmt.Errorf("--action %q is not an action on %s resources", action, k), "the actions on "+string(k)+" are "+strings.Join(resource.Actions(k), ", "))
+				}
+			}
 			req := policy.Request{Plugin: plugin, Action: action, Now: time.Now(), Publisher: publisher, PublisherKeyID: publisherKey}
 			perms, pub, keyID, from, err := pluginPermissions(ctx, st, plugin, manifestPath)
 			if err != nil {

@@ -108,6 +108,15 @@ func TestPolicyExplain(t *testing.T) {
 	if code != 0 || !strings.HasPrefix(out, "allow (grant:1)") {
 		t.Fatalf("explain --policy: exit %d\n%s", code, out)
 	}
+	// An action the kind does not have, or an unknown kind, is a usage
+	// error naming the valid ones (issue 12), not a policy question.
+	if code, _, errOut := runCLI(t, home, "policy", "explain", "--plugin", "acme-sheets", "--resource", "filesystem:/data/a.csv", "--action", "fly"); code != 2 ||
+		!strings.Contains(errOut, `"fly" is not an action on filesystem`) || !strings.Contains(errOut, "delete, list, read, write") {
+		t.Fatalf("--action fly: exit %d %s", code, errOut)
+	}
+	if code, _, errOut := runCLI(t, home, "policy", "explain", "--plugin", "acme-sheets", "--resource", "fs:/data/a.csv", "--action", "read"); code != 2 || !strings.Contains(errOut, "valid kinds") {
+		t.Fatalf("unknown kind: exit %d %s", code, errOut)
+	}
 	// A broken active policy is an error, not a silent default.
 	writeFile(t, home, "policy.yaml", "version: 3\n")
 	code, _, errOut = runCLI(t, home, "policy", "explain", "--plugin", "acme-sheets", "--resource", "clipboard", "--action", "read")
