@@ -38,7 +38,7 @@ the plugin has one tool) on the input (--input JSON, or @FILE; default {}),
 prints the result and then the audit events the run produced: the same gate,
 ledger and events as production.
 
-Everything happens in a temporary home unless --home is given. Confirmations
+Everything happens in a temporary home unless --home (or $WARDEN_HOME) is given. Confirmations
 the policy asks for are prompted on a terminal and denied otherwise.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -74,7 +74,7 @@ the policy asks for are prompted on a terminal and denied otherwise.`,
 			logs := &logPrinter{w: a.errOut}
 			h, err := host.New(ctx, host.Config{Home: homeDir, Confirmer: confirm, Log: logs.line})
 			if err != nil {
-				if a.homeFlag != "" {
+				if a.homeFlag != "" || os.Getenv(home.EnvVar) != "" {
 					return withHint(err, hostStartHint(err))
 				}
 				return withHint(err, "pass --home with a private directory, or leave it out to use a temporary one")
@@ -118,9 +118,10 @@ the policy asks for are prompted on a terminal and denied otherwise.`,
 	return cmd
 }
 
-// runHome is --home when given, else a temporary home removed afterwards.
+// runHome is --home (or $WARDEN_HOME, as for every command) when given,
+// else a temporary home removed afterwards.
 func (a *app) runHome() (string, func(), error) {
-	if a.homeFlag != "" {
+	if a.homeFlag != "" || os.Getenv(home.EnvVar) != "" {
 		dir, err := a.home()
 		return dir, func() {}, err
 	}

@@ -123,3 +123,19 @@ func TestRunOutsideGrantHintListsPermissions(t *testing.T) {
 		t.Errorf("declaredHint without a manifest = %q", got)
 	}
 }
+
+// TestRunHonoursWardenHome: like every command, warden run uses
+// $WARDEN_HOME when --home is not given, so its install and audit events
+// land in that home rather than in a temporary one.
+func TestRunHonoursWardenHome(t *testing.T) {
+	home := t.TempDir()
+	t.Setenv("WARDEN_HOME", home)
+	dir := helloPlugin(t)
+	code, out, errOut := runCLI(t, "", "run", "--input", `{"name":"Ada"}`, dir)
+	if code != 0 || !strings.Contains(out, "Hello, Ada!") {
+		t.Fatalf("run: exit %d\n%s%s", code, out, errOut)
+	}
+	if code, out, _ := runCLI(t, "", "audit", "tail", "-n", "50"); code != 0 || !strings.Contains(out, "tool.invoke") {
+		t.Fatalf("the run's events are not in $WARDEN_HOME: exit %d\n%s", code, out)
+	}
+}
