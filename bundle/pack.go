@@ -24,7 +24,8 @@ type PackOptions struct {
 	Include []string
 	// Build runs `GOOS=wasip1 GOARCH=wasm go build -trimpath
 	// -buildmode=c-shared -o ENTRY .` in the plugin directory first, for a Go
-	// wasm plugin. Without it a missing entry is ErrNotBuilt.
+	// wasm plugin, always, replacing any entry already there. Without it a
+	// missing entry is ErrNotBuilt.
 	Build bool
 	// GoCommand is the go binary Build runs; "" means "go" from PATH.
 	GoCommand string
@@ -57,15 +58,19 @@ func Pack(ctx context.Context, dir string, o PackOptions) (*Bundle, error) {
 	}
 	defer root.Close()
 
+	// With Build, a Go plugin is always built, whatever entry is there: an
+	// entry left from an earlier build (or a non-trimpath dev build) would
+	// ship code that is not the source being signed.
 	command := ""
-	if _, err := root.Lstat(m.Entry); errors.Is(err, fs.ErrNotExist) && m.Runtime == manifest.RuntimeWasm {
-		if _, gerr := root.Lstat("go.mod"); gerr == nil {
-			if !o.Build {
-				return nil, fmt.Errorf("pack %s: entry %q does not exist but the directory is Go source: %w", dir, m.Entry, ErrNotBuilt)
-			}
+	if _, gerr := root.Lstat("go.mod"); gerr == nil && m.Runtime == manifest.RuntimeWasm {
+		_, err := root.Lstat(m.Entry)
+		switch {
+		case o.Build:
 			if command, err = goBuild(ctx, dir, m.Entry, o.GoCommand); err != nil {
 				return nil, fmt.Errorf("pack %s: %w", dir, err)
 			}
+		case errors.Is(err, fs.ErrNotExist):
+			return nil, fmt.Errorf("pack %s: entry %q does not exist but the directory is Go source: %w", dir, m.Entry, ErrNotBuilt)
 		}
 	}
 	if err := m.Validate(dir, manifest.ValidateOptions{}); err != nil {

@@ -153,8 +153,10 @@ func TestPackBuildsRealGoPlugin(t *testing.T) {
 	if ext["command"] != "GOOS=wasip1 GOARCH=wasm go build -trimpath -buildmode=c-shared -o plugin.wasm ." || ext["commandReconstructed"] != false {
 		t.Fatalf("command %v reconstructed %v", ext["command"], ext["commandReconstructed"])
 	}
-	// Building again from the same source gives the same bundle (-trimpath).
-	must(t, os.Remove(filepath.Join(dir, "plugin.wasm")))
+	// Building again from the same source gives the same bundle (-trimpath),
+	// whatever entry was left there: pack --build never ships a stale one
+	// (issue 12: an author packed, signed and shipped old code).
+	must(t, os.WriteFile(filepath.Join(dir, "plugin.wasm"), []byte("\x00asm\x01\x00\x00\x00stale"), 0o644))
 	b2, err := Pack(ctx, dir, PackOptions{Build: true, Include: []string{"assets/readme.txt"}})
 	must(t, err)
 	if !bytes.Equal(encode(t, b), encode(t, b2)) {

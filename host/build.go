@@ -29,7 +29,10 @@ var ErrNoGo = errors.New("go toolchain not found")
 
 // Build builds the entry of the Go plugin in dir with the stock toolchain:
 //
-//	GOOS=wasip1 GOARCH=wasm go build -buildmode=c-shared -o ENTRY .
+//	GOOS=wasip1 GOARCH=wasm go build -trimpath -buildmode=c-shared -o ENTRY .
+//
+// the same build pack --build makes, so the code run in development is the
+// code shipped (and no path of the build machine is in the module).
 //
 // It builds only when dir has a go.mod and the entry is missing or older
 // than a .go, go.mod or go.sum file in dir (vendored or replaced module
@@ -87,13 +90,13 @@ func Build(ctx context.Context, dir string, opts BuildOptions) (built bool, err 
 		return false, fmt.Errorf("build plugin %s: %w", dir, err)
 	}
 	tmp := out + ".building"
-	cmd := exec.CommandContext(ctx, gobin, "build", "-buildmode=c-shared", "-o", tmp, ".")
+	cmd := exec.CommandContext(ctx, gobin, "build", "-trimpath", "-buildmode=c-shared", "-o", tmp, ".")
 	cmd.Dir = dir
 	cmd.Env = append(os.Environ(), "GOOS=wasip1", "GOARCH=wasm", "CGO_ENABLED=0")
 	msg, err := cmd.CombinedOutput()
 	if err != nil {
 		_ = os.Remove(tmp)
-		return false, fmt.Errorf("build plugin %s: GOOS=wasip1 GOARCH=wasm go build -buildmode=c-shared failed: %w\n%s", dir, err, strings.TrimSpace(string(msg)))
+		return false, fmt.Errorf("build plugin %s: GOOS=wasip1 GOARCH=wasm go build -trimpath -buildmode=c-shared failed: %w\n%s", dir, err, strings.TrimSpace(string(msg)))
 	}
 	if err := os.Rename(tmp, out); err != nil {
 		_ = os.Remove(tmp)
