@@ -6,9 +6,12 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+
+	"github.com/wardenproject/warden/internal/private"
 )
 
-// writeNew writes data to path with mode 0600, atomically and exclusively: the
+// writeNew writes data to path private to the user (mode 0600, or its
+// Windows access list: private.Restrict), atomically and exclusively: the
 // bytes go to a temporary file in the same directory, are synced, and are then
 // hard-linked to path, which fails if path exists. A reader therefore sees
 // either no file or the whole file, and two writers racing for the same path
@@ -22,7 +25,7 @@ func writeNew(path string, data []byte) error {
 	}
 	tmpName := tmp.Name()
 	defer os.Remove(tmpName)
-	if err := tmp.Chmod(0o600); err != nil {
+	if err := private.Restrict(tmp); err != nil {
 		tmp.Close()
 		return fmt.Errorf("write %s: %w", path, err)
 	}
@@ -48,7 +51,10 @@ func writeNew(path string, data []byte) error {
 		if err2 != nil {
 			return fmt.Errorf("write %s: %w", path, err2)
 		}
-		if _, err2 = f.Write(data); err2 == nil {
+		if err2 = private.Restrict(f); err2 == nil {
+			_, err2 = f.Write(data)
+		}
+		if err2 == nil {
 			err2 = f.Sync()
 		}
 		if cerr := f.Close(); err2 == nil {

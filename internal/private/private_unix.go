@@ -41,3 +41,7 @@ func check(path string, fi fs.FileInfo, dir bool) error {
 
 // MkdirAll creates dir and its missing parents with mode 0700.
 func MkdirAll(dir string) error { return os.MkdirAll(dir, 0o700) }
+
+// Restrict makes the file f, just created by this process, private: mode
+// 0600.
+func Restrict(f *os.File) error { return f.Chmod(0o600) }

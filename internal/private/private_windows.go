@@ -207,3 +207,30 @@ func mkdir(dir string) error {
 	}
 	return nil
 }
+
+// Restrict makes the file f, just created by this process, private: a
+// protected access list (nothing inherited from its directory) giving full
+// control to the user, SYSTEM and Administrators — mode 0600. It goes by
+// f's name, because a handle opened to read and write has no right to change
+// the access list; the caller created the file and has not yet written
+// anything secret to it.
+func Restrict(f *os.File) error {
+	u, err := currentUser()
+	if err != nil {
+		return err
+	}
+	sd, err := windows.SecurityDescriptorFromString("D:P(A;;FA;;;" + u.sid + ")(A;;FA;;;SY)(A;;FA;;;BA)")
+	if err != nil {
+		return &fs.PathError{Op: "restrict", Path: f.Name(), Err: err}
+	}
+	dacl, _, err := sd.DACL()
+	if err != nil {
+		return &fs.PathError{Op: "restrict", Path: f.Name(), Err: err}
+	}
+	err = windows.SetNamedSecurityInfo(f.Name(), windows.SE_FILE_OBJECT,
+		windows.DACL_SECURITY_INFORMATION|windows.PROTECTED_DACL_SECURITY_INFORMATION, nil, nil, dacl, nil)
+	if err != nil {
+		return &fs.PathError{Op: "restrict", Path: f.Name(), Err: err}
+	}
+	return nil
+}

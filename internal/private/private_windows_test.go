@@ -151,3 +151,29 @@ func TestOpenRefusesSymlink(t *testing.T) {
 		t.Fatalf("Open of a link: %v, want ELOOP", err)
 	}
 }
+
+// A key written where others may read (a folder under C:\, whose inherited
+// entries let Authenticated Users modify what is created in it) becomes
+// private once Restrict has run, before anything secret is written.
+func TestRestrictMakesFilePrivate(t *testing.T) {
+	dir := t.TempDir()
+	setDACL(t, dir, "D:P(A;OICI;FA;;;"+currentSID(t)+")(A;OICI;0x1301bf;;;AU)")
+	f, err := os.Create(filepath.Join(dir, "k"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := CheckFile(f, fi); err == nil {
+		t.Fatal("a file Authenticated Users may modify passed CheckFile")
+	}
+	if err := Restrict(f); err != nil {
+		t.Fatal(err)
+	}
+	if err := CheckFile(f, fi); err != nil {
+		t.Fatalf("after Restrict: %v", err)
+	}
+}
