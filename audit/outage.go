@@ -32,12 +32,14 @@ type outage struct {
 }
 
 // transient reports whether err is a lack of room that may pass: the disk or
-// the user's quota is full, or the process's file size limit was hit.
+// the user's quota is full, or the process's file size limit was hit (on
+// Windows, the same three under their own error codes: noRoomOS).
 // Everything else — EIO above all, after which the kernel may have dropped
 // dirty pages while reporting success on the next fsync — stops the writer
 // for good, as before: it never resumes past a state it does not know.
 func transient(err error) bool {
-	return errors.Is(err, syscall.ENOSPC) || errors.Is(err, syscall.EDQUOT) || errors.Is(err, syscall.EFBIG)
+	return errors.Is(err, syscall.ENOSPC) || errors.Is(err, syscall.EDQUOT) || errors.Is(err, syscall.EFBIG) ||
+		noRoomOS(err)
 }
 
 func (l *Ledger) stalled() bool {

@@ -101,6 +101,8 @@ func fsError(err error, method, p string) *Error {
 	var code Code
 	var msg string
 	switch {
+	case errors.Is(err, fsprov.ErrUnsupportedOS):
+		code, msg = CodeDenied, "cannot be reached: warden's filesystem capability does not run on this operating system yet"
 	case errors.Is(err, fsprov.ErrOutside):
 		code, msg = CodeDenied, "resolves (through a symlink or \"..\") outside the capability that was checked"
 	case errors.Is(err, fsprov.ErrChanged):

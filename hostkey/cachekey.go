@@ -7,13 +7,13 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
-	"os"
 	"path/filepath"
 	"strings"
 	"syscall"
 
 	"github.com/wardenproject/warden/internal/atomicfile"
 	"github.com/wardenproject/warden/internal/home"
+	"github.com/wardenproject/warden/internal/private"
 )
 
 // CacheSecretFile is the file, in the keyring directory, that holds the
@@ -64,7 +64,7 @@ func CacheSecret(dir string) ([]byte, error) {
 // may read or write, one owned by another user, and anything that is not 64
 // hex digits. A missing file is fs.ErrNotExist, unwrapped by context.
 func readCacheSecret(path string) ([]byte, error) {
-	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NOFOLLOW|syscall.O_NONBLOCK, 0)
+	f, err := private.Open(path)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, err
 	}
@@ -82,11 +82,8 @@ func readCacheSecret(path string) ([]byte, error) {
 	if !fi.Mode().IsRegular() {
 		return nil, fmt.Errorf("read %s: not a regular file: %w", path, home.ErrUnsafe)
 	}
-	if perm := fi.Mode().Perm(); perm&0o077 != 0 {
-		return nil, fmt.Errorf("read %s: mode %#o lets other users in; run: chmod 600 %s: %w", path, perm, path, home.ErrUnsafe)
-	}
-	if st, ok := fi.Sys().(*syscall.Stat_t); ok && int(st.Uid) != os.Getuid() {
-		return nil, fmt.Errorf("read %s: owned by uid %d, not by you (uid %d): %w", path, st.Uid, os.Getuid(), home.ErrUnsafe)
+	if err := private.CheckFile(f, fi); err != nil {
+		return nil, fmt.Errorf("read %s: %w: %w", path, err, home.ErrUnsafe)
 	}
 	data, err := io.ReadAll(io.LimitReader(f, 2*CacheSecretLen+2))
 	if err != nil {

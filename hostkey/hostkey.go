@@ -6,7 +6,7 @@
 //	index.json            key history: id, public key, created, retired
 //	host-<hex>.key        the current private key, PKCS#8 PEM, mode 0600
 //	cache.key             the compilation cache's MAC secret (CacheSecret), mode 0600
-//	lock                  an advisory lock (flock) taken while the ring changes
+//	lock                  a lock (flock; LockFileEx on Windows) taken while the ring changes
 //
 // A key is generated on first use. Rotate makes a new current key and retires
 // the old one: tokens and checkpoints are signed with the current key and

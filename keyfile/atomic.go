@@ -6,15 +6,19 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+
+	"github.com/wardenproject/warden/internal/private"
 )
 
-// writeNew writes data to path with mode, atomically and exclusively: the
+// writeNew writes data to path — private to the user when secret (mode
+// 0600, or its Windows access list: private.Restrict), else readable by
+// anyone (0644, a public key) — atomically and exclusively: the
 // bytes go to a temporary file in the same directory, are synced, and are then
 // hard-linked to path, which fails if path exists. A reader therefore sees
 // either no file or the whole file, and two writers racing for the same path
 // cannot both win — which is what hostkey relies on when two processes
 // generate the first host key at once.
-func writeNew(path string, data []byte, mode os.FileMode) error {
+func writeNew(path string, data []byte, secret bool) error {
 	dir := filepath.Dir(path)
 	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp*")
 	if err != nil {
@@ -22,7 +26,11 @@ func writeNew(path string, data []byte, mode os.FileMode) error {
 	}
 	tmpName := tmp.Name()
 	defer os.Remove(tmpName)
-	if err := tmp.Chmod(mode); err != nil {
+	perm := func() error { return tmp.Chmod(0o644) }
+	if secret {
+		perm = func() error { return private.Restrict(tmp) }
+	}
+	if err := perm(); err != nil {
 		tmp.Close()
 		return fmt.Errorf("write %s: %w", path, err)
 	}
@@ -48,7 +56,10 @@ func writeNew(path string, data []byte, mode os.FileMode) error {
 		if err2 != nil {
 			return fmt.Errorf("write %s: %w", path, err2)
 		}
-		if _, err2 = f.Write(data); err2 == nil {
+		if err2 = private.Restrict(f); err2 == nil {
+			_, err2 = f.Write(data)
+		}
+		if err2 == nil {
 			err2 = f.Sync()
 		}
 		if cerr := f.Close(); err2 == nil {

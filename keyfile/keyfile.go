@@ -47,6 +47,7 @@ import (
 	"golang.org/x/mod/sumdb/note"
 
 	"github.com/wardenproject/warden/internal/home"
+	"github.com/wardenproject/warden/internal/private"
 )
 
 // PEM block types.
@@ -262,7 +263,7 @@ func WritePrivate(path string, priv ed25519.PrivateKey, passphrase []byte) error
 	if err != nil {
 		return err
 	}
-	return writeNew(path, data, 0o600)
+	return writeNew(path, data, true)
 }
 
 // WritePublic writes pub to path as PEM, mode 0644. It fails, wrapping fs.ErrExist, if
@@ -274,14 +275,14 @@ func WritePublic(path string, pub ed25519.PublicKey) error {
 	}
 	// A public key is meant to be handed out: readable by anyone, as
 	// ssh-keygen writes .pub files.
-	return writeNew(path, data, 0o644)
+	return writeNew(path, data, false)
 }
 
 // ReadPrivate reads a private key file written by WritePrivate (or openssl).
 // It refuses, with ErrUnsafe, a file that is a symbolic link, not owned by
 // the current user, or readable or writable by group or others.
 func ReadPrivate(path string, passphrase func() ([]byte, error)) (ed25519.PrivateKey, error) {
-	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NOFOLLOW, 0)
+	f, err := private.Open(path)
 	if err != nil {
 		if errors.Is(err, syscall.ELOOP) {
 			return nil, fmt.Errorf("read private key %s: is a symbolic link; point at the file itself: %w", path, ErrUnsafe)
@@ -295,7 +296,7 @@ func ReadPrivate(path string, passphrase func() ([]byte, error)) (ed25519.Privat
 	if err != nil {
 		return nil, fmt.Errorf("read private key: %w", err)
 	}
-	if err := checkPrivateMode(path, fi); err != nil {
+	if err := checkPrivateMode(path, f, fi); err != nil {
 		return nil, err
 	}
 	data, err := io.ReadAll(io.LimitReader(f, maxFileSize+1))
@@ -312,15 +313,12 @@ func ReadPrivate(path string, passphrase func() ([]byte, error)) (ed25519.Privat
 	return priv, nil
 }
 
-func checkPrivateMode(path string, fi fs.FileInfo) error {
+func checkPrivateMode(path string, f *os.File, fi fs.FileInfo) error {
 	if !fi.Mode().IsRegular() {
 		return fmt.Errorf("read private key %s: not a regular file: %w", path, ErrUnsafe)
 	}
-	if perm := fi.Mode().Perm(); perm&0o077 != 0 {
-		return fmt.Errorf("read private key %s: mode %#o lets other users read or change it; run: chmod 600 %s: %w", path, perm, path, ErrUnsafe)
-	}
-	if st, ok := fi.Sys().(*syscall.Stat_t); ok && int(st.Uid) != os.Getuid() {
-		return fmt.Errorf("read private key %s: owned by uid %d, not by you (uid %d); run: chown %d %s: %w", path, st.Uid, os.Getuid(), os.Getuid(), path, ErrUnsafe)
+	if err := private.CheckFile(f, fi); err != nil {
+		return fmt.Errorf("read private key %s: %w: %w", path, err, ErrUnsafe)
 	}
 	return nil
 }

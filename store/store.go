@@ -194,7 +194,7 @@ func Open(ctx context.Context, path string, opts ...Option) (*Store, error) {
 	q.Set("_txlock", "immediate")
 	// A file: URI with the path escaped, so that a '?' or '#' in a directory name
 	// cannot be read as DSN parameters.
-	dsn := (&url.URL{Scheme: "file", Path: path, RawQuery: q.Encode()}).String()
+	dsn := (&url.URL{Scheme: "file", Path: uriPath(path), RawQuery: q.Encode()}).String()
 	db, err := sql.Open("sqlite", dsn)
 	if err != nil {
 		return nil, fmt.Errorf("open state database %s: %w", path, err)

@@ -7,7 +7,8 @@ package cpumeter
 import "testing"
 
 // Start begins metering b; call the returned function after the benchmark
-// loop. Where the OS has no getrusage it reports nothing.
+// loop. Where the OS has neither getrusage nor GetProcessTimes it reports
+// nothing.
 func Start(b *testing.B) func() {
 	start, ok := cpuTime()
 	if !ok {

@@ -4,7 +4,8 @@
 // audit ledger, the compilation cache — lives below one directory so that a test,
 // a CI job or a second profile can run fully isolated by pointing --home (or
 // WARDEN_HOME) somewhere else. The directory holds secrets and native code, so it
-// is created 0700 and refused when someone other than its owner can write to it,
+// is created private (0700, or its Windows equivalent: see package private) and
+// refused when someone other than its owner can write to it,
 // and no grant may reach it: Protected (protect.go) tells whether a filesystem
 // pattern reaches a home, cache or policy file in any spelling, and every place
 // a grant is made or a manifest judged asks it.
@@ -16,7 +17,8 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"syscall"
+
+	"github.com/wardenproject/warden/internal/private"
 )
 
 // EnvVar names the environment variable that overrides the default home.
@@ -47,18 +49,21 @@ func Resolve(flag string) (string, error) {
 // by someone other than its owner, or not owned by the current user.
 var ErrUnsafe = errors.New("unsafe permissions")
 
-// Ensure creates dir (and parents) with mode 0700 if missing and checks that an
-// existing dir is a directory owned by the current user and not writable by group
-// or others. Use it for every directory that holds keys, state or native code.
+// Ensure creates dir (and parents) private to the current user if missing —
+// mode 0700, or on Windows an access list of the user, SYSTEM and
+// Administrators (package private) — and checks that an existing dir is a
+// directory owned by the current user that no one else can change. Use it for
+// every directory that holds keys, state or native code.
 func Ensure(dir string) error {
-	if err := os.MkdirAll(dir, 0o700); err != nil {
+	if err := private.MkdirAll(dir); err != nil {
 		return fmt.Errorf("create %s: %w", dir, err)
 	}
 	return CheckPrivate(dir)
 }
 
-// CheckPrivate reports ErrUnsafe when path is not owned by the current user or
-// is writable by group or others (for directories) or readable by them (for files).
+// CheckPrivate reports ErrUnsafe when path is a symbolic link, is not owned by
+// the current user, or lets others change it (a directory) or access it at all
+// (a file); package private says what that means on each system.
 func CheckPrivate(path string) error {
 	fi, err := os.Lstat(path)
 	if err != nil {
@@ -67,16 +72,8 @@ func CheckPrivate(path string) error {
 	if fi.Mode()&fs.ModeSymlink != 0 {
 		return fmt.Errorf("check %s: is a symbolic link: %w", path, ErrUnsafe)
 	}
-	perm := fi.Mode().Perm()
-	bad := perm & 0o022
-	if !fi.IsDir() {
-		bad = perm & 0o077
-	}
-	if bad != 0 {
-		return fmt.Errorf("check %s: mode %#o lets other users in (run: chmod go-rwx %s): %w", path, perm, path, ErrUnsafe)
-	}
-	if st, ok := fi.Sys().(*syscall.Stat_t); ok && int(st.Uid) != os.Getuid() {
-		return fmt.Errorf("check %s: owned by uid %d, not by you (uid %d): %w", path, st.Uid, os.Getuid(), ErrUnsafe)
+	if err := private.Check(path, fi); err != nil {
+		return fmt.Errorf("check %s: %w: %w", path, err, ErrUnsafe)
 	}
 	return nil
 }

@@ -23,12 +23,12 @@ import (
 	"runtime"
 	"runtime/debug"
 	"sync"
-	"syscall"
 	"unsafe"
 
 	"github.com/tetratelabs/wazero"
 
 	"github.com/wardenproject/warden/internal/atomicfile"
+	"github.com/wardenproject/warden/internal/private"
 )
 
 // An entry file is a fixed header followed by wazero's serialised module:
@@ -296,7 +296,7 @@ func (c *entryCache) read(digest [sha256.Size]byte) entryRead {
 		}
 		return entryRead{reject: rj}
 	}
-	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NOFOLLOW|syscall.O_NONBLOCK, 0)
+	f, err := private.Open(path)
 	if errors.Is(err, os.ErrNotExist) {
 		return entryRead{missing: true}
 	}
@@ -308,7 +308,7 @@ func (c *entryCache) read(digest [sha256.Size]byte) entryRead {
 	if err != nil {
 		return refuse(nil, "cannot stat it: %v", err)
 	}
-	if err := checkEntryFile(fi); err != nil {
+	if err := checkEntryFile(f, fi); err != nil {
 		return refuse(nil, "%v", err)
 	}
 	if fi.Size() < int64(cacheHeaderLen) || fi.Size() > maxCacheEntry {
@@ -337,15 +337,12 @@ func (c *entryCache) read(digest [sha256.Size]byte) entryRead {
 // checkEntryFile refuses an entry that is not a regular file owned by this
 // user and private to it (the MAC is what authenticates it; this keeps the
 // ownership and mode rule of the cache directory for every file in it).
-func checkEntryFile(fi os.FileInfo) error {
+func checkEntryFile(f *os.File, fi os.FileInfo) error {
 	if !fi.Mode().IsRegular() {
 		return fmt.Errorf("it is not a regular file (%v)", fi.Mode().Type())
 	}
-	if perm := fi.Mode().Perm(); perm&0o077 != 0 {
-		return fmt.Errorf("its mode %#o lets other users in", perm)
-	}
-	if st, ok := fi.Sys().(*syscall.Stat_t); ok && int(st.Uid) != os.Getuid() {
-		return fmt.Errorf("it is owned by uid %d, not by this user (uid %d)", st.Uid, os.Getuid())
+	if err := private.CheckFile(f, fi); err != nil {
+		return fmt.Errorf("it is not private to this user: %w", err)
 	}
 	return nil
 }

@@ -20,6 +20,8 @@ const oNonblock = 0
 // a symlink swapped in after the check is still followed only inside the
 // root (os.Root), and a rename between two directories goes through a root
 // at their common directory (docs/threat-model.md R-4 stays open here).
+// None of it runs today: the provider refuses every operation on these
+// systems before it opens a root (supported, id_other.go).
 type dirHandle struct {
 	root *os.Root
 	rel  string // relative to root, "." for the root itself

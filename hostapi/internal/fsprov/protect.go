@@ -90,7 +90,8 @@ type fileID struct{ dev, ino uint64 }
 // warden's home so that it comes to hold an existing grant's base.
 //
 // On systems whose file information carries no device and inode (not
-// Unix), the set is empty and only the gate's name checks apply.
+// Unix), the set is empty, and the provider refuses every operation there
+// (supported, id_other.go) rather than run on the gate's names alone.
 type Protection struct {
 	state map[fileID]struct{}
 	holds map[fileID]struct{}

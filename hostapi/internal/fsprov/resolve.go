@@ -38,6 +38,10 @@
 // before it is opened: open(2) of a FIFO waits for a writer forever, and a
 // device is no file a plugin was granted.
 //
+// The provider runs on Unix only. Elsewhere (Windows) every operation is
+// refused with ErrUnsupportedOS, since its paths, identities and name
+// matching are Unix ones (id_other.go says which protection is missing).
+//
 // The package sits under hostapi/internal so that nothing outside hostapi can
 // import it: the only way to reach a file is through the gate.
 package fsprov
@@ -58,6 +62,10 @@ var ErrOutside = errors.New("path resolves outside the grant")
 // ErrChanged: the file changed between the check and the open (a race with
 // another process); the operation was not done.
 var ErrChanged = errors.New("file changed while it was being opened")
+
+// ErrUnsupportedOS: the provider does not run on this operating system
+// (see supported in id_other.go); every operation is refused.
+var ErrUnsupportedOS = errors.New("its protections are not built for this operating system")
 
 // ErrNotRegular: the target is neither a regular file nor a directory (a
 // FIFO, a socket, a device); nothing opens it.
@@ -151,6 +159,9 @@ func (t *target) close() { t.root.Close() }
 // file pattern) or does not exist yet is rooted at its parent: the re-check
 // on the resolved path still keeps the operation inside the pattern.
 func openRoot(g Grant) (*os.Root, string, error) {
+	if err := supported(); err != nil {
+		return nil, "", err
+	}
 	if g.Base == "" || g.Base[0] != '/' || g.Match == nil {
 		return nil, "", fmt.Errorf("filesystem grant has no absolute base: %w", ErrOutside)
 	}
