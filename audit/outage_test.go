@@ -16,6 +16,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/wardenproject/warden/internal/testenv"
 )
 
 // The outage tests fill the ledger's disk for real, in a child process, and
@@ -333,7 +335,7 @@ func TestLedgerResumesAfterDiskFull(t *testing.T) {
 		GidMappings: []syscall.SysProcIDMap{{ContainerID: 0, HostID: os.Getgid(), Size: 1}},
 	})
 	if !ok {
-		t.Skip("no user and mount namespace here to mount a small tmpfs in; TestLedgerResumesAfterFileSizeLimit runs the same recovery with a real EFBIG")
+		testenv.Need(t, "a user and mount namespace to mount a small tmpfs in", errors.New("the child could not mount one (TestLedgerResumesAfterFileSizeLimit runs the same recovery with a real EFBIG)"))
 	}
 	if !strings.Contains(rep.Cause, "no space left on device") {
 		t.Errorf("ledger.outage cause %q, want the kernel's ENOSPC", rep.Cause)

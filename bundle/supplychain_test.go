@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/wardenproject/warden/internal/testenv"
+
 	slsa "github.com/in-toto/attestation/go/predicates/provenance/v1"
 	intoto "github.com/in-toto/attestation/go/v1"
 	"github.com/santhosh-tekuri/jsonschema/v6"
@@ -130,9 +132,8 @@ func TestSBOMAndProvenancePrebuilt(t *testing.T) {
 // TestPackBuildsRealGoPlugin builds a real Go wasip1 reactor with pack's
 // --build path and checks the build information read back from the binary.
 func TestPackBuildsRealGoPlugin(t *testing.T) {
-	if _, err := exec.LookPath("go"); err != nil {
-		t.Skip("no go toolchain in PATH")
-	}
+	_, err := exec.LookPath("go")
+	testenv.Need(t, "a go toolchain on PATH", err)
 	acme := newPublisher(t, "Acme")
 	dir := writePlugin(t, acme, "demo", "1.0.0", nil)
 	must(t, os.Remove(filepath.Join(dir, "plugin.wasm")))

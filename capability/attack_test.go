@@ -85,7 +85,7 @@ func TestAttacks(t *testing.T) {
 		{"non-canonical base64: padding", hs + "." + ps + "." + ss + "==", who, t0, ErrMalformed},
 		{"non-canonical base64: newline in header", hs[:8] + "\n" + hs[8:] + "." + ps + "." + ss, who, t0, ErrMalformed},
 		{"non-canonical base64: newline in signature", hs + "." + ps + "." + ss[:8] + "\r\n" + ss[8:], who, t0, ErrMalformed},
-		{"non-canonical base64: standard alphabet", strings.NewReplacer("-", "+", "_", "/").Replace(tok), who, t0, nil /* see below */},
+		{"non-canonical base64: standard alphabet", stdAlphabet(tok), who, t0, ErrMalformed},
 		{"duplicate claim aud", replace(`"aud":"inst-1"`, `"aud":"inst-2","aud":"inst-1"`), Expect{Audience: "inst-2"}, t0, ErrMalformed},
 		{"duplicate claim res (widening)", replace(`"res":`, `"res":"filesystem:/","res":`), who, t0, ErrMalformed},
 		{"case-variant claim name", replace(`"aud":"inst-1"`, `"aud":"inst-1","AUD":"inst-2"`), who, t0, ErrMalformed},
@@ -105,13 +105,6 @@ func TestAttacks(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			if tc.want == nil {
-				// Only meaningful if the swap changed something.
-				if !strings.ContainsAny(tok, "-_") {
-					t.Skip("token has no - or _ to swap")
-				}
-				tc.want = ErrMalformed
-			}
 			// Uncached and then again, so a cached verdict cannot differ.
 			for _, v := range []*Verifier{f.ver.WithCacheSize(0), f.ver} {
 				got, err := v.Verify(tc.token, tc.expect, tc.now)
@@ -379,4 +372,15 @@ func TestErrorCodesDistinct(t *testing.T) {
 			t.Fatalf("ErrorCode(%v) = %q", c.err, ErrorCode(c.err))
 		}
 	}
+}
+
+// stdAlphabet re-spells a token in the standard base64 alphabet. A token
+// with no '-' or '_' to swap (rare: its random id decides) gets a '+' for
+// its last character instead, so the case never passes vacuously.
+func stdAlphabet(tok string) string {
+	std := strings.NewReplacer("-", "+", "_", "/").Replace(tok)
+	if std == tok {
+		std = tok[:len(tok)-1] + "+"
+	}
+	return std
 }

@@ -5,12 +5,15 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"flag"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/wardenproject/warden/internal/testenv"
 
 	"github.com/wardenproject/warden/keyfile"
 )
@@ -173,9 +176,7 @@ func TestVector(t *testing.T) {
 // an independent implementation (openssl) checks it.
 func TestVectorSignatureWithOpenSSL(t *testing.T) {
 	openssl, err := exec.LookPath("openssl")
-	if err != nil {
-		t.Skip("openssl not installed")
-	}
+	testenv.Need(t, "openssl", err)
 	data, err := os.ReadFile(filepath.Join("testdata", "vector.json"))
 	if err != nil {
 		t.Fatal(err)
@@ -204,7 +205,7 @@ func TestVectorSignatureWithOpenSSL(t *testing.T) {
 		cmd.Dir = dir
 		if out, err := cmd.CombinedOutput(); err != nil {
 			if strings.Contains(string(out), "rawin") || strings.Contains(string(out), "nknown option") {
-				t.Skipf("this openssl cannot verify raw Ed25519: %s", out)
+				testenv.Need(t, "an openssl that verifies raw Ed25519 (3.0 or later)", fmt.Errorf("%s", out))
 			}
 			t.Fatalf("token %d: openssl does not accept the signature: %v\n%s", i, err, out)
 		}

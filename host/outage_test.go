@@ -16,6 +16,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/wardenproject/warden/internal/testenv"
+
 	"github.com/wardenproject/warden/audit"
 	"github.com/wardenproject/warden/hostapi"
 )
@@ -278,7 +280,7 @@ func TestHostResumesAfterLedgerDiskFull(t *testing.T) {
 		GidMappings: []syscall.SysProcIDMap{{ContainerID: 0, HostID: os.Getgid(), Size: 1}},
 	})
 	if !ok {
-		t.Skip("no user and mount namespace here to mount a small tmpfs in; TestHostResumesAfterLedgerFileSizeLimit runs the same attack with a real EFBIG")
+		testenv.Need(t, "a user and mount namespace to mount a small tmpfs in", errors.New("the child could not mount one (TestHostResumesAfterLedgerFileSizeLimit runs the same attack with a real EFBIG)"))
 	}
 	checkHostOutage(t, rep, "no space left on device")
 }

@@ -15,6 +15,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/wardenproject/warden/internal/testenv"
+
 	"github.com/creack/pty"
 
 	"github.com/wardenproject/warden/bundle"
@@ -131,9 +133,7 @@ type terminal struct {
 func newTerminal(t *testing.T) (*terminal, *consent.Screen) {
 	t.Helper()
 	ptmx, tty, err := pty.Open()
-	if err != nil {
-		t.Skipf("no pseudo-terminal here: %v", err)
-	}
+	testenv.Need(t, "a pseudo-terminal", err)
 	restore, err := consent.MakeRaw(tty)
 	must(t, err)
 	term := &terminal{ptmx: ptmx}

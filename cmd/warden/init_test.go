@@ -7,14 +7,15 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/wardenproject/warden/internal/testenv"
 )
 
 // The scaffold builds with stock Go, passes lint, runs with no capability,
 // and the commented lines in main.go really read a granted file.
 func TestInitBuildRun(t *testing.T) {
-	if _, err := exec.LookPath("go"); err != nil {
-		t.Skip("no go toolchain on PATH")
-	}
+	_, err := exec.LookPath("go")
+	testenv.Need(t, "a go toolchain on PATH", err)
 	home := t.TempDir()
 	dir := filepath.Join(t.TempDir(), "greeter")
 	code, out, errOut := runCLI(t, home, "init", dir)
@@ -93,9 +94,8 @@ func runMust(t *testing.T, err error) {
 // works as printed, with the relative directory a person typed (issue 10:
 // the path was joined twice, the build failed and left notes/notes behind).
 func TestInitNextStepRunsAsPrinted(t *testing.T) {
-	if _, err := exec.LookPath("go"); err != nil {
-		t.Skip("no go toolchain on PATH")
-	}
+	_, err := exec.LookPath("go")
+	testenv.Need(t, "a go toolchain on PATH", err)
 	home := t.TempDir()
 	t.Chdir(t.TempDir())
 	code, out, errOut := runCLI(t, home, "init", "--name", "notes", "notes")

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -14,6 +15,8 @@ import (
 	"strings"
 	"sync"
 	"testing"
+
+	"github.com/wardenproject/warden/internal/testenv"
 
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 
@@ -200,11 +203,10 @@ func inspectorDir() string {
 func TestMCPInspectorCLI(t *testing.T) {
 	cli := filepath.Join(inspectorDir(), "node_modules", ".bin", "mcp-inspector")
 	if _, err := os.Stat(cli); err != nil {
-		t.Skipf("MCP Inspector not installed at %s (set WARDEN_INSPECTOR_DIR, or run: npm install --prefix %s @modelcontextprotocol/inspector@1.0.3)", cli, inspectorDir())
+		testenv.Need(t, "the MCP Inspector CLI", fmt.Errorf("%w (set WARDEN_INSPECTOR_DIR, or run: npm install --prefix %s @modelcontextprotocol/inspector@1.0.3)", err, inspectorDir()))
 	}
-	if _, err := exec.LookPath("node"); err != nil {
-		t.Skip("node is not on PATH; the MCP Inspector needs it")
-	}
+	_, err := exec.LookPath("node")
+	testenv.Need(t, "node (the MCP Inspector runs on it)", err)
 	bin := builtWarden(t)
 	home := mcpHome(t)
 	inspect := func(args ...string) map[string]any {

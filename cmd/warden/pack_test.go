@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/wardenproject/warden/internal/testenv"
+
 	"github.com/wardenproject/warden/bundle"
 )
 
@@ -151,12 +153,11 @@ func TestEndToEndTinyPlugin(t *testing.T) {
 // TestEndToEndHelloExample builds examples/hello with pack --build. The example
 // and the pdk module it replaces are copied, so the tree is not written to.
 func TestEndToEndHelloExample(t *testing.T) {
-	if _, err := exec.LookPath("go"); err != nil {
-		t.Skip("no go toolchain in PATH")
-	}
+	_, err := exec.LookPath("go")
+	testenv.Need(t, "a go toolchain on PATH", err)
 	src := filepath.Join("..", "..", "examples", "hello")
 	if _, err := os.Stat(filepath.Join(src, "main.go")); err != nil {
-		t.Skip("examples/hello is not there yet")
+		t.Fatalf("examples/hello: %v", err)
 	}
 	root := t.TempDir()
 	dir := filepath.Join(root, "examples", "hello")
